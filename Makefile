@@ -1,0 +1,26 @@
+# Viperblock build. Every target finds a JDK >= 21 by itself (scripts/find-jdk).
+SHELL := /bin/bash
+JAVA_HOME := $(shell scripts/find-jdk)
+ifeq ($(JAVA_HOME),)
+$(error no JDK >= 21 found; see the message above)
+endif
+export JAVA_HOME
+export PATH := $(JAVA_HOME)/bin:$(PATH)
+MVN := mvn -B -ntp
+
+.PHONY: build test bench bench-quick clean
+
+build:
+	$(MVN) -DskipTests package
+
+test:
+	$(MVN) verify
+
+bench: build
+	scripts/bench
+
+bench-quick: build
+	BENCH_QUICK=1 scripts/bench
+
+clean:
+	$(MVN) -q clean

@@ -1,0 +1,45 @@
+package io.viperblock.core.io;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The few file-system operations the engine's durability depends on, behind one interface so
+ * that tests can put a file system underneath that forgets what was never synced (a power
+ * loss) and check that recovery still keeps every promise.
+ *
+ * <p>Durability model, the one POSIX gives: bytes written to a file survive a power loss only
+ * after {@link FsFile#force()}; a created, renamed or deleted directory entry survives only after
+ * {@link #syncDir(Path)} of its parent directory.
+ *
+ * <p>Implementations are thread-safe.
+ */
+public interface Fs {
+
+    /** Opens an existing file for reading and writing. */
+    FsFile open(Path file) throws IOException;
+
+    /** Creates a new empty file and opens it; fails with FileAlreadyExistsException if it exists. */
+    FsFile createNew(Path file) throws IOException;
+
+    boolean exists(Path path);
+
+    /** Creates the directory and any missing parents (each new entry synced to its parent). */
+    void createDirectories(Path dir) throws IOException;
+
+    /** The names of the entries of a directory, sorted; empty if it does not exist. */
+    List<String> list(Path dir) throws IOException;
+
+    /** Deletes a file or an empty directory; returns false if it did not exist. */
+    boolean delete(Path path) throws IOException;
+
+    /** Renames atomically, replacing the target if it exists. */
+    void rename(Path from, Path to) throws IOException;
+
+    /** Makes the directory's entries (creations, renames, deletions) durable. */
+    void syncDir(Path dir) throws IOException;
+
+    /** Size of a file in bytes. */
+    long size(Path file) throws IOException;
+}

@@ -1,0 +1,58 @@
+package io.viperblock.core.store;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Where chunks and metadata live: a flat namespace of immutable-by-convention objects, as S3
+ * offers. Keys are validated by {@link ObjectKeys#check(String)}: '/'-separated segments of
+ * {@code [A-Za-z0-9._-]}, never "." or "..", so no key can leave the store's root.
+ *
+ * <p>Failures: {@link NoSuchObjectException} for an absent object, {@link StoreFullException} when
+ * the store is out of space (the engine turns it into ENOSPC), any other IOException for a store
+ * failure (EIO). A put that returned is durable; a put that failed left either the old object or
+ * the new one, never a mix.
+ *
+ * <p>Implementations are thread-safe.
+ */
+public interface ObjectStore extends AutoCloseable {
+
+    /** Stores the remaining bytes of {@code data} under {@code key}, replacing any object there. */
+    void put(String key, ByteBuffer data) throws IOException;
+
+    /**
+     * Stores {@code data} only if no object named {@code key} exists (S3 {@code If-None-Match: *},
+     * an exclusive create on files); returns false, changing nothing, if one does.
+     */
+    boolean putIfAbsent(String key, ByteBuffer data) throws IOException;
+
+    /** The whole object. */
+    ByteBuffer get(String key) throws IOException;
+
+    /**
+     * {@code length} bytes from {@code offset}; fewer only if the object ends first. An offset
+     * past the end gives an empty buffer.
+     */
+    ByteBuffer get(String key, long offset, int length) throws IOException;
+
+    /** Size of the object, or empty if it does not exist. */
+    Optional<ObjectInfo> head(String key) throws IOException;
+
+    /** Every object whose key starts with {@code prefix} and sorts after {@code startAfter} (null: all), in key order. */
+    List<ObjectInfo> list(String prefix, String startAfter) throws IOException;
+
+    default List<ObjectInfo> list(String prefix) throws IOException {
+        return list(prefix, null);
+    }
+
+    /** Deletes the object; deleting an absent object is not an error. */
+    void delete(String key) throws IOException;
+
+    /** Where the store is, for messages (never a secret). */
+    String describe();
+
+    @Override
+    default void close() throws IOException {}
+}
