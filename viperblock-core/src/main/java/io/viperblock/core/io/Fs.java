@@ -25,6 +25,9 @@ public interface Fs {
 
     boolean exists(Path path);
 
+    /** True if the path exists and is a directory. */
+    boolean isDirectory(Path path);
+
     /** Creates the directory and any missing parents (each new entry synced to its parent). */
     void createDirectories(Path dir) throws IOException;
 
@@ -36,6 +39,15 @@ public interface Fs {
 
     /** Renames atomically, replacing the target if it exists. */
     void rename(Path from, Path to) throws IOException;
+
+    /**
+     * Gives the file {@code existing} a second name {@code newLink} (a hard link), atomically and
+     * only if {@code newLink} does not exist: returns false, changing nothing, if it does. This is
+     * the one exclusive create that can publish a complete, already forced file, which is what
+     * put-if-absent needs against other threads and other processes. Like any new entry it is
+     * durable only after {@link #syncDir(Path)} of its directory.
+     */
+    boolean link(Path existing, Path newLink) throws IOException;
 
     /** Makes the directory's entries (creations, renames, deletions) durable. */
     void syncDir(Path dir) throws IOException;

@@ -29,5 +29,9 @@ public interface FsFile extends Closeable {
 
     long size() throws IOException;
 
+    /**
+     * Cuts the file to {@code size} bytes if it is longer; does nothing if it is not (as
+     * {@link java.nio.channels.FileChannel#truncate(long)}: a file grows only by writes).
+     */
     void truncate(long size) throws IOException;
 }

@@ -1,0 +1,360 @@
+package io.viperblock.core.store;
+
+import io.viperblock.core.io.Fs;
+import io.viperblock.core.io.FsFile;
+import io.viperblock.core.io.NioFs;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * An {@link ObjectStore} in a directory: key "a/b/c" is the file root/a/b/c.
+ *
+ * <p>A put writes a temp file next to the target, forces it, renames it over the target and syncs
+ * the directory, so an object is always either complete or absent, and durable once put returns.
+ * Temp files are named {@code .tmp~<random>}; '~' is not allowed in keys, so a temp file can
+ * never be taken for an object. A crash can leave temp files behind; they are never listed.
+ *
+ * <p>Unlike S3, a directory cannot hold both an object "a" and objects under "a/": such puts
+ * fail with an IOException saying so.
+ *
+ * <p>Thread-safe, and safe against other processes using the same root: every change is a
+ * single atomic rename, link or delete on the file system.
+ */
+public final class FileStore implements ObjectStore {
+    private static final String TEMP_PREFIX = ".tmp~";
+    /** A whole object is returned in one ByteBuffer. */
+    private static final long MAX_GET = Integer.MAX_VALUE - 8;
+    /** Tries at creating a temp file while concurrent deletes remove its then-empty directory. */
+    private static final int CREATE_ATTEMPTS = 10;
+
+    private final Path root;
+    private final Fs fs;
+
+    public FileStore(Path root) {
+        this(root, NioFs.INSTANCE);
+    }
+
+    public FileStore(Path root, Fs fs) {
+        this.root = root.toAbsolutePath().normalize();
+        this.fs = fs;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    @Override
+    public String describe() {
+        return "file:" + root;
+    }
+
+    /** The file of a key; keys are validated so that none can leave the root. */
+    private Path path(String key) {
+        ObjectKeys.check(key);
+        Path p = root.resolve(key).normalize();
+        if (!p.startsWith(root) || p.equals(root)) {
+            throw new IllegalArgumentException("object key " + key + " resolves outside " + describe());
+        }
+        return p;
+    }
+
+    @Override
+    public void put(String key, ByteBuffer data) throws IOException {
+        Path target = path(key);
+        Path tmp = null;
+        try {
+            tmp = writeTemp(target, data);
+            fs.rename(tmp, target);
+            tmp = null;
+            syncNearest(target.getParent());
+        } catch (IOException e) {
+            throw failure("storing", key, target, tmp, e);
+        }
+    }
+
+    /**
+     * Publishes the forced temp file with a hard link: link(2) fails if the target exists, which
+     * makes it an exclusive create of a complete file, against other processes too.
+     */
+    @Override
+    public boolean putIfAbsent(String key, ByteBuffer data) throws IOException {
+        Path target = path(key);
+        Path tmp = null;
+        try {
+            boolean created = false;
+            if (!fs.exists(target)) {
+                tmp = writeTemp(target, data);
+                created = fs.link(tmp, target);
+                fs.delete(tmp);
+                tmp = null;
+            }
+            if (!created && fs.isDirectory(target)) {
+                throw new FileAlreadyExistsException(target.toString(), null, "is a directory");
+            }
+            // Also when another writer won: its object may not be synced yet, and "exists" must
+            // not be an answer a crash can take back.
+            syncNearest(target.getParent());
+            return created;
+        } catch (IOException e) {
+            throw failure("storing", key, target, tmp, e);
+        }
+    }
+
+    /** Writes and forces a new temp file in the target's directory, creating that if needed. */
+    private Path writeTemp(Path target, ByteBuffer data) throws IOException {
+        Path dir = target.getParent();
+        for (int attempt = 1; ; attempt++) {
+            Path tmp = dir.resolve(TEMP_PREFIX + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+            FsFile created = createTemp(tmp, attempt == CREATE_ATTEMPTS);
+            if (created == null) {
+                continue;
+            }
+            try (FsFile file = created) {
+                file.write(data.duplicate(), 0);
+                file.force();
+            } catch (IOException e) {
+                deleteAfterFailure(tmp, e);
+                throw e;
+            }
+            return tmp;
+        }
+    }
+
+    /** Creates the temp file and its directory; null if a retry can succeed. */
+    private FsFile createTemp(Path tmp, boolean lastAttempt) throws IOException {
+        try {
+            fs.createDirectories(tmp.getParent());
+            return fs.createNew(tmp);
+        } catch (NoSuchFileException e) {
+            // a concurrent delete removed the directory once it was empty: create it again
+            if (lastAttempt) {
+                throw e;
+            }
+        } catch (FileAlreadyExistsException e) {
+            // the random name is taken: pick another (but a parent that is a file is final)
+            if (lastAttempt || !tmp.toString().equals(e.getFile())) {
+                throw e;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public ByteBuffer get(String key) throws IOException {
+        Path p = path(key);
+        try (FsFile file = openObject(key, p)) {
+            long size = file.size();
+            if (size > MAX_GET) {
+                throw new IOException("object is " + size + " bytes, too large to read whole; read it in ranges");
+            }
+            ByteBuffer b = ByteBuffer.allocate((int) size);
+            file.read(b, 0);
+            return b.flip();
+        } catch (IOException e) {
+            throw failure("reading", key, null, null, e);
+        }
+    }
+
+    @Override
+    public ByteBuffer get(String key, long offset, int length) throws IOException {
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("invalid range of object " + key + ": offset " + offset
+                    + " and length " + length + " must not be negative");
+        }
+        Path p = path(key);
+        try (FsFile file = openObject(key, p)) {
+            long n = Math.max(0, Math.min(length, file.size() - offset));
+            ByteBuffer b = ByteBuffer.allocate((int) n);
+            file.read(b, offset);
+            return b.flip();
+        } catch (IOException e) {
+            throw failure("reading", key, null, null, e);
+        }
+    }
+
+    private FsFile openObject(String key, Path p) throws IOException {
+        try {
+            return fs.open(p);
+        } catch (IOException e) {
+            if (!fs.exists(p) || fs.isDirectory(p)) {
+                throw new NoSuchObjectException(describe(), key);
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public Optional<ObjectInfo> head(String key) throws IOException {
+        Path p = path(key);
+        try {
+            if (!fs.exists(p) || fs.isDirectory(p)) {
+                return Optional.empty();
+            }
+            return Optional.of(new ObjectInfo(key, fs.size(p)));
+        } catch (NoSuchFileException e) {
+            return Optional.empty(); // deleted meanwhile
+        } catch (IOException e) {
+            throw failure("reading", key, null, null, e);
+        }
+    }
+
+    /**
+     * Walks only the directory the prefix names (its last segment may be partial), skips
+     * subtrees that sort entirely before {@code startAfter}, then sorts: key order is not
+     * directory order ("a.b" sorts before "a/b", but directory "a" comes first).
+     */
+    @Override
+    public List<ObjectInfo> list(String prefix, String startAfter) throws IOException {
+        ObjectKeys.checkPrefix(prefix);
+        int slash = prefix.lastIndexOf('/');
+        String dirKey = slash < 0 ? "" : prefix.substring(0, slash + 1);
+        Path dir = dirKey.isEmpty() ? root : root.resolve(dirKey);
+        List<ObjectInfo> out = new ArrayList<>();
+        try {
+            if (fs.isDirectory(dir)) {
+                walk(dir, dirKey, prefix.substring(slash + 1), startAfter, out);
+            }
+        } catch (IOException e) {
+            throw failure("listing", prefix + "*", null, null, e);
+        }
+        out.sort(Comparator.comparing(ObjectInfo::key));
+        return out;
+    }
+
+    private void walk(Path dir, String keyPrefix, String namePrefix, String startAfter, List<ObjectInfo> out)
+            throws IOException {
+        for (String name : fs.list(dir)) {
+            if (!name.startsWith(namePrefix) || !isKeySegment(name)) {
+                continue; // temp files and anything else that cannot be an object
+            }
+            String key = keyPrefix + name;
+            Path p = dir.resolve(name);
+            if (fs.isDirectory(p)) {
+                String sub = key + "/";
+                boolean allBefore = startAfter != null && sub.compareTo(startAfter) < 0 && !startAfter.startsWith(sub);
+                if (!allBefore) {
+                    walk(p, sub, "", startAfter, out);
+                }
+            } else if (startAfter == null || key.compareTo(startAfter) > 0) {
+                try {
+                    out.add(new ObjectInfo(key, fs.size(p)));
+                } catch (NoSuchFileException e) {
+                    // deleted meanwhile
+                }
+            }
+        }
+    }
+
+    private static boolean isKeySegment(String name) {
+        try {
+            ObjectKeys.check(name);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        Path p = path(key);
+        Path dir = p.getParent();
+        try {
+            if (fs.isDirectory(p)) {
+                return; // only a prefix of other objects: no object has this name
+            }
+            boolean existed = fs.delete(p);
+            // Sync even if it was already gone: an earlier delete may have crashed before its sync.
+            if (existed || fs.isDirectory(dir)) {
+                syncNearest(dir);
+            }
+            if (existed) {
+                removeEmptyParents(dir);
+            }
+        } catch (IOException e) {
+            throw failure("deleting", key, null, null, e);
+        }
+    }
+
+    /** Keeps the tree free of directories that only held deleted objects. */
+    private void removeEmptyParents(Path dir) {
+        for (Path d = dir; !d.equals(root); d = d.getParent()) {
+            try {
+                if (!fs.list(d).isEmpty() || !fs.delete(d)) {
+                    return;
+                }
+                fs.syncDir(d.getParent());
+            } catch (IOException e) {
+                return; // a put is filling it again, or it just stays: empty directories are harmless
+            }
+        }
+    }
+
+    /**
+     * Syncs {@code dir}, or if a concurrent delete removed it, the nearest ancestor that still
+     * exists, which is where that removal (and so the end of our entry) has to become durable.
+     */
+    private void syncNearest(Path dir) throws IOException {
+        for (Path d = dir; ; d = d.getParent()) {
+            try {
+                fs.syncDir(d);
+                return;
+            } catch (NoSuchFileException e) {
+                if (d.equals(root) || d.getParent() == null) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private void deleteAfterFailure(Path tmp, IOException failure) {
+        try {
+            fs.delete(tmp);
+        } catch (IOException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    /**
+     * The exception to throw: the store's own exceptions as they are, a full disk as
+     * StoreFullException, anything else with the key, the root and, for a failed put, whether an
+     * object and a prefix collide.
+     */
+    private IOException failure(String doing, String key, Path target, Path tmp, IOException e) {
+        if (tmp != null) {
+            deleteAfterFailure(tmp, e);
+        }
+        if (e instanceof NoSuchObjectException || e instanceof StoreFullException) {
+            return e;
+        }
+        if (NioFs.isOutOfSpace(e)) {
+            return new StoreFullException("out of space " + doing + " object " + key + " in " + describe()
+                    + ": free space on that file system (or raise its quota), or delete unused volumes and snapshots", e);
+        }
+        String hint = target == null ? "" : collision(target);
+        if (hint.isEmpty()) {
+            hint = "; check that " + root + " is writable and its disk healthy";
+        }
+        return new IOException(doing + " object " + key + " in " + describe() + " failed: " + e.getMessage() + hint, e);
+    }
+
+    private String collision(Path target) {
+        if (fs.isDirectory(target)) {
+            return "; objects exist under " + root.relativize(target) + "/, and a file store cannot also hold an object of that name";
+        }
+        for (Path d = target.getParent(); !d.equals(root); d = d.getParent()) {
+            if (fs.exists(d) && !fs.isDirectory(d)) {
+                return "; object " + root.relativize(d) + " exists, and a file store cannot also hold objects under it";
+            }
+        }
+        return "";
+    }
+}
