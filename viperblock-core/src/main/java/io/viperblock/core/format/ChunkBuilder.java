@@ -1,0 +1,124 @@
+package io.viperblock.core.format;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Assembles a chunk object (layout drawn in {@link ChunkFooter}): up to 1024 data blocks of 4096
+ * bytes, then the footer entries and the 48-byte trailer. Blocks are copied into one buffer
+ * sized for a full chunk (4 MiB + 24,624 bytes), allocated when the builder is made.
+ *
+ * <pre>
+ *   ChunkBuilder b = new ChunkBuilder(chunkSeq, epoch);
+ *   while (!b.isFull() &amp;&amp; more()) b.add(block, seq, data);
+ *   store.put(Formats.chunkKey(vol, chunkSeq), b.finish());
+ * </pre>
+ *
+ * <p>Not thread-safe: one thread builds a chunk. The buffer returned by {@link #finish()} may be
+ * read by any thread once handed over.
+ */
+public final class ChunkBuilder {
+
+    private final long chunkSeq;
+    private final long epoch;
+    private final ByteBuffer buf;
+    private final long[] blocks = new long[ChunkFooter.MAX_BLOCKS];
+    private final long[] seqs = new long[ChunkFooter.MAX_BLOCKS];
+    private final int[] crcs = new int[ChunkFooter.MAX_BLOCKS];
+    private int count;
+    private ByteBuffer finished;
+
+    /** A builder whose buffer is on the heap. */
+    public ChunkBuilder(long chunkSeq, long epoch) {
+        this(chunkSeq, epoch, false);
+    }
+
+    /** A builder whose buffer is direct if {@code direct}. */
+    public ChunkBuilder(long chunkSeq, long epoch, boolean direct) {
+        if (chunkSeq < 1) {
+            throw new IllegalArgumentException("chunk seq must be >= 1: " + chunkSeq);
+        }
+        if (epoch < 0) {
+            throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
+        }
+        this.chunkSeq = chunkSeq;
+        this.epoch = epoch;
+        int capacity = ChunkFooter.objectSize(ChunkFooter.MAX_BLOCKS);
+        this.buf = (direct ? ByteBuffer.allocateDirect(capacity) : ByteBuffer.allocate(capacity))
+                .order(ByteOrder.BIG_ENDIAN);
+    }
+
+    /**
+     * Copies the 4096 remaining bytes of {@code data4096} (its position is not changed) as the
+     * next data block, holding block number {@code block} as written at {@code seq}.
+     *
+     * @throws IllegalStateException if the chunk is full or finished
+     */
+    public void add(long block, long seq, ByteBuffer data4096) {
+        if (finished != null) {
+            throw new IllegalStateException("chunk " + chunkSeq + " is finished");
+        }
+        if (count == ChunkFooter.MAX_BLOCKS) {
+            throw new IllegalStateException("chunk " + chunkSeq + " is full");
+        }
+        if (block < 0) {
+            throw new IllegalArgumentException("block number must be >= 0: " + block);
+        }
+        if (seq < 1) {
+            throw new IllegalArgumentException("seq must be >= 1: " + seq);
+        }
+        if (data4096.remaining() != Formats.BLOCK_SIZE) {
+            throw new IllegalArgumentException("a block is " + Formats.BLOCK_SIZE + " bytes, got " + data4096.remaining());
+        }
+        int at = count * Formats.BLOCK_SIZE;
+        buf.put(at, data4096, data4096.position(), Formats.BLOCK_SIZE);
+        blocks[count] = block;
+        seqs[count] = seq;
+        crcs[count] = Formats.crc32c(buf, at, at + Formats.BLOCK_SIZE);
+        count++;
+    }
+
+    /** Number of blocks added so far. */
+    public int count() {
+        return count;
+    }
+
+    public boolean isFull() {
+        return count == ChunkFooter.MAX_BLOCKS;
+    }
+
+    public long chunkSeq() {
+        return chunkSeq;
+    }
+
+    /**
+     * Writes the footer and returns the whole object (position 0, limit = its size), a view of
+     * the builder's buffer; later calls return the same. No blocks can be added afterwards.
+     *
+     * @throws IllegalStateException if no block was added
+     */
+    public ByteBuffer finish() {
+        if (finished == null) {
+            if (count == 0) {
+                throw new IllegalStateException("chunk " + chunkSeq + " has no blocks");
+            }
+            int footer = count * Formats.BLOCK_SIZE;
+            for (int i = 0; i < count; i++) {
+                int e = footer + i * ChunkFooter.ENTRY_LENGTH;
+                buf.putLong(e, blocks[i]).putLong(e + 8, seqs[i]).putInt(e + 16, crcs[i]).putInt(e + 20, 0);
+            }
+            int t = footer + count * ChunkFooter.ENTRY_LENGTH;
+            buf.putLong(t, Formats.CHUNK_MAGIC)
+                    .putInt(t + 8, Formats.CHUNK_VERSION)
+                    .putInt(t + 12, count)
+                    .putLong(t + 16, chunkSeq)
+                    .putLong(t + 24, epoch);
+            for (int i = t + 32; i < t + 44; i++) {
+                buf.put(i, (byte) 0);
+            }
+            buf.putInt(t + 44, Formats.crc32c(buf, footer, t + 44));
+            finished = buf.duplicate().position(0).limit(t + ChunkFooter.TRAILER_LENGTH);
+        }
+        return finished.duplicate();
+    }
+}

@@ -1,0 +1,181 @@
+package io.viperblock.core.format;
+
+import io.viperblock.core.io.FsFile;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
+
+/**
+ * Reads the records of a WAL segment (layout in {@link WalRecord}) for replay, checking each one
+ * completely before handing it to the visitor:
+ *
+ * <ol>
+ *   <li>an all-zero 32-byte header is a problem ("zero-filled tail"), as is a header cut off by
+ *       the end of the file ("truncated record header");</li>
+ *   <li>type, block count and payload length are checked against each other before anything is
+ *       read on their account, so a damaged length never causes a large allocation or read;</li>
+ *   <li>a record reaching past the end of the file is a problem ("truncated record");</li>
+ *   <li>the CRC32C over header bytes [4, 32) and the payload is verified, the payload read in
+ *       pieces of at most 1 MiB through one reused buffer;</li>
+ *   <li>reserved bytes zero, seq >= 1 and above the previous record's seq (and the {@code minSeq}
+ *       given), block range not overflowing.</li>
+ * </ol>
+ *
+ * The scan stops at the first problem and reports it with its offset in the {@link ScanResult};
+ * whether that is a torn tail (the last segment: truncate at {@code endOfValidData}) or
+ * corruption (any other segment: refuse to open) is for the caller to decide.
+ *
+ * <p>Stateless, hence thread-safe; each scan uses its own buffers.
+ */
+public final class WalScan {
+
+    /** Size of the buffer payloads are checksummed through. */
+    static final int READ_BUFFER = 1 << 20;
+
+    private WalScan() {}
+
+    /** Receives each record that passed every check, in file order. */
+    @FunctionalInterface
+    public interface Visitor {
+        /**
+         * @param type            {@link WalRecord#WRITE}, {@link WalRecord#ZERO} or {@link WalRecord#TRIM}
+         * @param payloadPosition file offset of the payload (the record starts 32 bytes earlier)
+         * @param recordLength    32 + payload length
+         */
+        void record(int type, long seq, long firstBlock, int count, long payloadPosition, long recordLength)
+                throws IOException;
+    }
+
+    /**
+     * How a scan ended.
+     *
+     * @param endOfValidData offset just past the last good record (where the next record would go)
+     * @param records        number of good records visited
+     * @param lastSeq        seq of the last good record, 0 if none
+     * @param problem        null if the file ended exactly at a record boundary, else what is
+     *                       wrong with the record at {@code problemOffset}
+     * @param problemOffset  offset of the bad record (equal to endOfValidData), -1 if no problem
+     */
+    public record ScanResult(long endOfValidData, long records, long lastSeq, String problem, long problemOffset) {
+        /** True if the file ended cleanly at a record boundary. */
+        public boolean clean() {
+            return problem == null;
+        }
+
+        /**
+         * The problem as an exception naming {@code source} and the offset, for a caller that
+         * refuses the segment; null if the scan ended cleanly.
+         */
+        public CorruptFormatException toException(String source) {
+            return problem == null ? null : new CorruptFormatException("WAL segment", source, problem, problemOffset);
+        }
+    }
+
+    /** {@link #scan(FsFile, String, long, long, Visitor)} with no lower bound on the first seq. */
+    public static ScanResult scan(FsFile file, String source, long startOffset, Visitor visitor) throws IOException {
+        return scan(file, source, startOffset, 1, visitor);
+    }
+
+    /**
+     * Scans the records of {@code file} from {@code startOffset} (normally
+     * {@link WalHeader#LENGTH}) to the end of the file as it is when the scan starts.
+     *
+     * @param source  the file's path (the result's problem text does not repeat it; see
+     *                {@link ScanResult#toException(String)})
+     * @param minSeq  the first record's seq must be at least this (e.g. the header's first seq)
+     * @throws IOException only if reading the file fails or the visitor throws; bad data is
+     *                     reported in the result
+     */
+    public static ScanResult scan(FsFile file, String source, long startOffset, long minSeq, Visitor visitor)
+            throws IOException {
+        if (startOffset < 0) {
+            throw new IllegalArgumentException("negative start offset " + startOffset);
+        }
+        long size = file.size();
+        if (startOffset > size) {
+            return new ScanResult(size, 0, 0,
+                    "file is shorter (" + size + " bytes) than the start offset " + startOffset + "", size);
+        }
+        ByteBuffer header = ByteBuffer.allocate(WalRecord.RECORD_HEADER).order(ByteOrder.BIG_ENDIAN);
+        ByteBuffer payloadBuf = null;
+        CRC32C crc = new CRC32C();
+        long offset = startOffset;
+        long records = 0;
+        long lastSeq = 0;
+        while (offset < size) {
+            String problem = null;
+            header.clear();
+            WalHeader.readFully(file, header, offset);
+            int got = header.position();
+            if (got < WalRecord.RECORD_HEADER) {
+                problem = Formats.allZero(header, 0, got) ? "zero-filled tail" : "truncated record header";
+                return result(offset, records, lastSeq, problem);
+            }
+            if (Formats.allZero(header, 0, WalRecord.RECORD_HEADER)) {
+                return result(offset, records, lastSeq, "zero-filled tail");
+            }
+            int stored = header.getInt(0);
+            int type = header.get(4) & 0xff;
+            long seq = header.getLong(8);
+            long firstBlock = header.getLong(16);
+            int count = header.getInt(24);
+            long payloadLength = Integer.toUnsignedLong(header.getInt(28));
+            problem = WalRecord.checkShape(type, count, payloadLength);
+            if (problem != null) {
+                return result(offset, records, lastSeq, problem);
+            }
+            long recordLength = WalRecord.RECORD_HEADER + payloadLength;
+            if (recordLength > size - offset) {
+                return result(offset, records, lastSeq, "truncated record: " + WalRecord.typeName(type) + " of "
+                        + recordLength + " bytes, " + (size - offset) + " left in the file");
+            }
+            crc.reset();
+            crc.update(header.array(), 4, WalRecord.RECORD_HEADER - 4);
+            long pos = offset + WalRecord.RECORD_HEADER;
+            long left = payloadLength;
+            while (left > 0) {
+                if (payloadBuf == null) {
+                    payloadBuf = ByteBuffer.allocate(READ_BUFFER);
+                }
+                payloadBuf.clear().limit((int) Math.min(left, READ_BUFFER));
+                WalHeader.readFully(file, payloadBuf, pos);
+                if (payloadBuf.hasRemaining()) { // the file shrank under us
+                    return result(offset, records, lastSeq, "truncated record: payload cut off at "
+                            + (pos + payloadBuf.position()));
+                }
+                crc.update(payloadBuf.flip());
+                pos += payloadBuf.limit();
+                left -= payloadBuf.limit();
+            }
+            int computed = (int) crc.getValue();
+            if (computed != stored) {
+                return result(offset, records, lastSeq, "bad record checksum (stored " + Formats.hex32(stored)
+                        + ", computed " + Formats.hex32(computed) + ")");
+            }
+            if (!Formats.allZero(header, 5, 8)) {
+                return result(offset, records, lastSeq, "nonzero reserved bytes");
+            }
+            problem = WalRecord.checkRange(seq, firstBlock, count);
+            if (problem != null) {
+                return result(offset, records, lastSeq, problem);
+            }
+            if (seq <= lastSeq) {
+                return result(offset, records, lastSeq, "seq " + seq + " does not follow seq " + lastSeq);
+            }
+            if (seq < minSeq) {
+                return result(offset, records, lastSeq, "seq " + seq + " is below the segment's first seq "
+                        + minSeq);
+            }
+            visitor.record(type, seq, firstBlock, count, offset + WalRecord.RECORD_HEADER, recordLength);
+            records++;
+            lastSeq = seq;
+            offset += recordLength;
+        }
+        return new ScanResult(offset, records, lastSeq, null, -1);
+    }
+
+    private static ScanResult result(long offset, long records, long lastSeq, String problem) {
+        return new ScanResult(offset, records, lastSeq, problem, offset);
+    }
+}
