@@ -1,0 +1,33 @@
+package io.viperblock.cli;
+
+/** Parses sizes like {@code 4096}, {@code 512M}, {@code 10G}, {@code 1T} (powers of 1024). Stateless. */
+final class Sizes {
+    private Sizes() {}
+
+    static long parse(String text) {
+        String s = text.trim();
+        if (s.isEmpty()) {
+            throw new IllegalArgumentException("empty size");
+        }
+        char unit = Character.toUpperCase(s.charAt(s.length() - 1));
+        int shift = switch (unit) {
+            case 'K' -> 10;
+            case 'M' -> 20;
+            case 'G' -> 30;
+            case 'T' -> 40;
+            case 'P' -> 50;
+            default -> 0;
+        };
+        String digits = shift == 0 ? s : s.substring(0, s.length() - 1);
+        long n;
+        try {
+            n = Long.parseLong(digits);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("bad size \"" + text + "\": use bytes or a number with K, M, G, T (e.g. 512M, 10G)");
+        }
+        if (n <= 0 || n > (Long.MAX_VALUE >> shift)) {
+            throw new IllegalArgumentException("bad size \"" + text + "\": must be positive and below 8 EiB");
+        }
+        return n << shift;
+    }
+}

@@ -1,0 +1,119 @@
+package io.viperblock.core.chunk;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.viperblock.core.format.ChunkFooter;
+import io.viperblock.core.format.CorruptFormatException;
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.store.ObjectStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongFunction;
+
+/**
+ * Reads blocks of chunks from the store: through a bounded cache of blocks, one ranged read per
+ * contiguous run of missing blocks, and every block checked against the chunk footer's CRC32C
+ * and block number before it is served (corrupt bytes are reported, never returned as data).
+ *
+ * <p>Thread-safety: the caches are concurrent; chunks are immutable, so concurrent readers of one
+ * chunk at worst fetch a block twice.
+ */
+public final class ChunkReader {
+    private static final int BLOCK = Formats.BLOCK_SIZE;
+
+    private final ObjectStore store;
+    private final LongFunction<String> chunkKey;
+    private final Cache<BlockKey, byte[]> blocks;
+    private final Cache<Long, ChunkFooter> footers;
+    private final LongAdder hits = new LongAdder();
+    private final LongAdder misses = new LongAdder();
+    private final LongAdder storeReads = new LongAdder();
+    private final LongAdder storeBytes = new LongAdder();
+
+    private record BlockKey(long chunkSeq, int index) {}
+
+    public ChunkReader(ObjectStore store, LongFunction<String> chunkKey, long cacheBytes) {
+        this.store = store;
+        this.chunkKey = chunkKey;
+        this.blocks = Caffeine.newBuilder().maximumWeight(Math.max(0, cacheBytes)).weigher((BlockKey k, byte[] v) -> v.length + 48).build();
+        // footers are small (24 bytes a block); keep those of up to ~4096 chunks (16 GiB of data)
+        this.footers = Caffeine.newBuilder().maximumSize(4096).build();
+    }
+
+    /**
+     * Copies blocks [index, index + count) of chunk {@code chunkSeq} (which holds
+     * {@code chunkBlocks} blocks) into {@code dst}; {@code firstBlock} is the logical block number
+     * the map says the first of them holds.
+     */
+    public void read(long chunkSeq, int chunkBlocks, int index, int count, long firstBlock, ByteBuffer dst) throws IOException {
+        int i = 0;
+        while (i < count) {
+            byte[] cached = blocks.getIfPresent(new BlockKey(chunkSeq, index + i));
+            if (cached != null) {
+                hits.increment();
+                dst.put(cached);
+                i++;
+                continue;
+            }
+            int run = 1;
+            while (i + run < count && blocks.getIfPresent(new BlockKey(chunkSeq, index + i + run)) == null) {
+                run++;
+            }
+            misses.add(run);
+            fetch(chunkSeq, chunkBlocks, index + i, run, firstBlock + i, dst);
+            i += run;
+        }
+    }
+
+    private void fetch(long chunkSeq, int chunkBlocks, int index, int run, long firstBlock, ByteBuffer dst) throws IOException {
+        String key = chunkKey.apply(chunkSeq);
+        ChunkFooter footer = footer(chunkSeq, chunkBlocks);
+        ByteBuffer data = store.get(key, (long) index * BLOCK, run * BLOCK);
+        storeReads.increment();
+        storeBytes.add(data.remaining());
+        if (data.remaining() != run * BLOCK) {
+            throw new CorruptFormatException("chunk " + key + ": truncated: " + data.remaining() + " bytes at offset " + (long) index * BLOCK
+                    + " where " + run * BLOCK + " were expected", key, (long) index * BLOCK);
+        }
+        for (int j = 0; j < run; j++) {
+            ByteBuffer block = data.slice(j * BLOCK, BLOCK);
+            if (footer.block(index + j) != firstBlock + j) {
+                throw new CorruptFormatException("chunk " + key + ": block " + (index + j) + " holds logical block " + footer.block(index + j)
+                        + " but the map expects " + (firstBlock + j) + " there (offset " + (long) (index + j) * BLOCK + ")", key, (long) (index + j) * BLOCK);
+            }
+            footer.verifyBlock(index + j, block, key);
+            byte[] copy = new byte[BLOCK];
+            block.get(copy);
+            blocks.put(new BlockKey(chunkSeq, index + j), copy);
+            dst.put(copy);
+        }
+    }
+
+    private ChunkFooter footer(long chunkSeq, int chunkBlocks) throws IOException {
+        ChunkFooter f = footers.getIfPresent(chunkSeq);
+        if (f == null) {
+            String key = chunkKey.apply(chunkSeq);
+            long offset = (long) chunkBlocks * BLOCK;
+            ByteBuffer buf = store.get(key, offset, ChunkFooter.footerLength(chunkBlocks));
+            storeReads.increment();
+            f = ChunkFooter.parse(buf, chunkSeq, key, offset);
+            if (f.count() != chunkBlocks) {
+                throw new CorruptFormatException("chunk " + key + ": footer lists " + f.count() + " blocks, the map says " + chunkBlocks, key, offset);
+            }
+            footers.put(chunkSeq, f);
+        }
+        return f;
+    }
+
+    /** Drops every cached block and footer (benchmarks use it for cold reads). */
+    public void invalidate() {
+        blocks.invalidateAll();
+        footers.invalidateAll();
+    }
+
+    public long hits() { return hits.sum(); }
+    public long misses() { return misses.sum(); }
+    public long storeReads() { return storeReads.sum(); }
+    public long storeBytes() { return storeBytes.sum(); }
+}

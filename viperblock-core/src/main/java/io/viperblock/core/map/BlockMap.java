@@ -1,0 +1,173 @@
+package io.viperblock.core.map;
+
+import io.viperblock.core.format.CorruptFormatException;
+import io.viperblock.core.format.MapCheckpoint;
+import io.viperblock.core.format.MapDelta;
+import io.viperblock.core.store.ObjectInfo;
+import io.viperblock.core.store.ObjectStore;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongFunction;
+
+/**
+ * The volume's block map: which chunk holds each consolidated block, and its persistence as map
+ * deltas plus periodic compacted checkpoints (never a full rewrite per consolidation).
+ *
+ * <p>Recovery loads the newest checkpoint, then every later delta in order; the deltas form a
+ * chain (each names its predecessor), so a missing delta is detected, not silently skipped.
+ *
+ * <p>Thread-safety: one mutator (the consolidator, or the opener before the volume is shared)
+ * calls {@link #apply} and {@link #writeCheckpoint}; lookups ({@link #extents}) run under the
+ * volume's view lock, which {@link #apply} also takes through the caller. The chunk table is a
+ * concurrent map read by the read path without that lock.
+ */
+public final class BlockMap {
+    private final ExtentMap extents = new ExtentMap(1);
+    private final Map<Long, Integer> chunkBlocks = new ConcurrentHashMap<>();
+    private long lastDeltaSeq;
+    private long walCoveredSeq;
+    private long maxSeq;
+    private int deltasSinceCheckpoint;
+
+    /** Extents: block -> (tag = chunk sequence number, pos = block index in that chunk). */
+    public ExtentMap extents() { return extents; }
+
+    /** Number of blocks in a chunk the map knows, or -1. */
+    public int chunkBlockCount(long chunkSeq) {
+        Integer n = chunkBlocks.get(chunkSeq);
+        return n == null ? -1 : n;
+    }
+
+    public int chunkCount() { return chunkBlocks.size(); }
+    public long lastDeltaSeq() { return lastDeltaSeq; }
+    /** Every WAL record with a sequence number up to this one is in the map. */
+    public long walCoveredSeq() { return walCoveredSeq; }
+    /** Highest sequence number the persisted map shows to have been used. */
+    public long maxSeq() { return maxSeq; }
+    public int deltasSinceCheckpoint() { return deltasSinceCheckpoint; }
+
+    /** Loads the map of a volume from its checkpoint and deltas under {@code mapPrefix}. */
+    public static BlockMap load(ObjectStore store, String mapPrefix) throws IOException {
+        BlockMap m = new BlockMap();
+        List<ObjectInfo> objects = store.list(mapPrefix);
+        ObjectInfo ckpt = null;
+        List<ObjectInfo> deltas = new ArrayList<>();
+        for (ObjectInfo o : objects) {
+            if (o.key().endsWith(".ckpt")) {
+                ckpt = o; // keys sort by sequence number: the last is the newest
+            } else if (o.key().endsWith(".delta")) {
+                deltas.add(o);
+            }
+        }
+        if (ckpt != null) {
+            m.loadCheckpoint(store, ckpt.key());
+        }
+        long prev = m.lastDeltaSeq;
+        for (ObjectInfo o : deltas) {
+            long seq = seqOf(o.key());
+            if (seq <= m.lastDeltaSeq) {
+                continue; // already folded into the checkpoint; deleting it was interrupted
+            }
+            MapDelta d = MapDelta.decode(store.get(o.key()), o.key());
+            if (d.deltaSeq() != seq) {
+                throw new CorruptFormatException(o.key() + ": names delta " + d.deltaSeq() + " inside, not " + seq, o.key(), 16);
+            }
+            if (d.prevDeltaSeq() != prev) {
+                throw new CorruptFormatException(o.key() + ": follows delta " + d.prevDeltaSeq() + " but the map's last delta is " + prev
+                        + "; a map delta is missing. Run 'vblock check --repair' to rebuild the map from the chunks", o.key(), 24);
+            }
+            m.apply(d);
+            prev = seq;
+        }
+        return m;
+    }
+
+    private void loadCheckpoint(ObjectStore store, String key) throws IOException {
+        MapCheckpoint h = MapCheckpoint.decode(store.get(key), key, new MapCheckpoint.Visitor() {
+            @Override
+            public void chunk(long chunkSeq, int blockCount) {
+                chunkBlocks.put(chunkSeq, blockCount);
+            }
+
+            @Override
+            public void extent(long startBlock, long length, long chunkSeq, int chunkOffset) {
+                extents.put(startBlock, length, chunkSeq, chunkOffset);
+            }
+        });
+        lastDeltaSeq = h.lastDeltaSeq();
+        walCoveredSeq = h.walCoveredSeq();
+        maxSeq = Math.max(h.maxSeqUsed(), h.ckptSeq());
+    }
+
+    /** Applies a delta to the in-memory map (the delta is already durable). */
+    public void apply(MapDelta d) {
+        for (MapDelta.ChunkRef c : d.chunks()) {
+            chunkBlocks.put(c.chunkSeq(), c.blockCount());
+        }
+        for (MapDelta.Entry e : d.entries()) {
+            if (e.kind() == MapDelta.DATA) {
+                extents.put(e.startBlock(), e.length(), e.chunkSeq(), e.chunkOffset());
+            } else {
+                extents.remove(e.startBlock(), e.length());
+            }
+        }
+        lastDeltaSeq = d.deltaSeq();
+        walCoveredSeq = Math.max(walCoveredSeq, d.walCoveredSeq());
+        maxSeq = Math.max(maxSeq, d.deltaSeq());
+        deltasSinceCheckpoint++;
+    }
+
+    /**
+     * Writes a compacted checkpoint named {@code ckptSeq} holding the whole map and the chunks it
+     * still references, then deletes the deltas and checkpoints it replaces. The checkpoint is
+     * durable before anything it replaces is deleted.
+     */
+    public void writeCheckpoint(ObjectStore store, String mapPrefix, LongFunction<String> checkpointKey, long ckptSeq,
+            long epoch, long maxSeqUsed) throws IOException {
+        Map<Long, Integer> live = new HashMap<>();
+        extents.forEachAll((start, length, chunkSeq, pos) -> live.putIfAbsent(chunkSeq, chunkBlocks.get(chunkSeq)));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        MapCheckpoint.Writer w = new MapCheckpoint.Writer(out, new MapCheckpoint(ckptSeq, lastDeltaSeq, walCoveredSeq,
+                maxSeqUsed, epoch, live.size(), extents.extentCount()));
+        List<Long> chunkSeqs = new ArrayList<>(live.keySet());
+        chunkSeqs.sort(null);
+        for (long c : chunkSeqs) {
+            w.chunk(c, live.get(c));
+        }
+        IOException[] failure = new IOException[1];
+        extents.forEachAll((start, length, chunkSeq, pos) -> {
+            if (failure[0] == null) {
+                try {
+                    w.extent(start, length, chunkSeq, (int) pos);
+                } catch (IOException e) {
+                    failure[0] = e;
+                }
+            }
+        });
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+        w.finish();
+        store.put(checkpointKey.apply(ckptSeq), ByteBuffer.wrap(out.toByteArray()));
+        for (ObjectInfo o : store.list(mapPrefix)) {
+            long seq = seqOf(o.key());
+            if ((o.key().endsWith(".delta") && seq <= lastDeltaSeq) || (o.key().endsWith(".ckpt") && seq < ckptSeq)) {
+                store.delete(o.key());
+            }
+        }
+        chunkBlocks.keySet().retainAll(live.keySet());
+        deltasSinceCheckpoint = 0;
+        maxSeq = Math.max(maxSeq, ckptSeq);
+    }
+
+    private static long seqOf(String key) {
+        String last = key.substring(key.lastIndexOf('/') + 1);
+        return io.viperblock.core.format.Formats.parseSeqName(last.substring(0, last.indexOf('.')));
+    }
+}

@@ -1,0 +1,324 @@
+package io.viperblock.core.volume;
+
+import io.viperblock.core.NoSpaceException;
+import io.viperblock.core.format.ChunkBuilder;
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.MapDelta;
+import io.viperblock.core.format.WalRecord;
+import io.viperblock.core.map.BlockMap;
+import io.viperblock.core.map.ExtentMap;
+import io.viperblock.core.store.ObjectStore;
+import io.viperblock.core.store.StoreFullException;
+import io.viperblock.core.wal.RecordList;
+import io.viperblock.core.wal.WalSegment;
+import io.viperblock.core.wal.WalWriter;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves sealed WAL segments into the store, oldest first, in the order durability rule 3 demands:
+ * take the newest version of each block in the segment, pack them sorted into chunks, upload the
+ * chunks (a bounded number at once), write the map delta naming them, apply it to the in-memory
+ * map, drop from the dirty index what was not overwritten meanwhile, and only then delete the
+ * segment. Every {@code checkpointEvery} deltas it writes a compacted map checkpoint.
+ *
+ * <p>Failures leave the segment in place (its records stay readable from the WAL) and are retried
+ * with backoff; the chunks of a failed attempt are never reused (their sequence numbers are
+ * spent). A full store is remembered so that writers past the backlog bound get ENOSPC instead
+ * of waiting.
+ *
+ * <p>Thread-safety: one background thread; {@link #drain()} runs a pass on the caller's thread
+ * under the same {@code passLock}, so two passes never overlap.
+ */
+final class Consolidator implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Consolidator.class);
+    private static final int BLOCK = Formats.BLOCK_SIZE;
+
+    private final Volume volume;
+    private final ObjectStore store;
+    private final VolumeKeys keys;
+    private final WalWriter wal;
+    private final BlockMap map;
+    private final AtomicLong nextSeq;
+    private final long epoch;
+    private final VolumeConfig config;
+    private final ExecutorService uploaders;
+    private final Semaphore uploadSlots;
+    private final ReentrantLock passLock = new ReentrantLock();
+    private final ReentrantLock signalLock = new ReentrantLock();
+    private final Condition wake = signalLock.newCondition();
+    private final Thread thread;
+    private volatile boolean stopping;
+    private volatile IOException lastError;
+
+    final LongAdder runs = new LongAdder();
+    final LongAdder chunksWritten = new LongAdder();
+    final LongAdder bytesWritten = new LongAdder();
+    final LongAdder checkpoints = new LongAdder();
+    final LongAdder failures = new LongAdder();
+
+    Consolidator(Volume volume, ObjectStore store, VolumeKeys keys, WalWriter wal, BlockMap map, AtomicLong nextSeq, long epoch,
+            VolumeConfig config) {
+        this.volume = volume;
+        this.store = store;
+        this.keys = keys;
+        this.wal = wal;
+        this.map = map;
+        this.nextSeq = nextSeq;
+        this.epoch = epoch;
+        this.config = config;
+        this.uploaders = Executors.newFixedThreadPool(config.uploadParallelism(),
+                Thread.ofPlatform().daemon().name("vb-upload-" + keys.volume() + "-", 0).factory());
+        this.uploadSlots = new Semaphore(config.uploadParallelism());
+        this.thread = Thread.ofPlatform().daemon().name("vb-consolidate-" + keys.volume()).unstarted(this::loop);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** The error of the last failed pass, cleared by a successful one. */
+    IOException lastError() {
+        return lastError;
+    }
+
+    boolean storeFull() {
+        return lastError instanceof NoSpaceException || lastError instanceof StoreFullException;
+    }
+
+    void wakeUp() {
+        signalLock.lock();
+        try {
+            wake.signalAll();
+        } finally {
+            signalLock.unlock();
+        }
+    }
+
+    private void loop() {
+        long backoffMs = 0;
+        while (!stopping) {
+            try {
+                if (backoffMs > 0) {
+                    sleep(backoffMs);
+                } else if (!passDue()) {
+                    sleep(Math.max(10, config.sealAfter().toMillis() / 4));
+                    continue;
+                }
+                if (stopping) {
+                    break;
+                }
+                passLock.lock();
+                try {
+                    WalSegment active = wal.active();
+                    if (wal.oldestSealed() == null && active.hasRecords()
+                            && System.nanoTime() - active.createdNanos() >= config.sealAfter().toNanos()) {
+                        wal.sealActive();
+                    }
+                    WalSegment s;
+                    while (!stopping && (s = wal.oldestSealed()) != null) {
+                        consolidate(s);
+                    }
+                } finally {
+                    passLock.unlock();
+                }
+                lastError = null;
+                backoffMs = 0;
+            } catch (IOException | RuntimeException e) {
+                failures.increment();
+                lastError = e instanceof IOException io ? io : new IOException(e.toString(), e);
+                backoffMs = Math.min(5000, Math.max(100, backoffMs * 2));
+                log.warn("volume {}: consolidation failed, retrying in {} ms: {}", keys.volume(), backoffMs, e.toString());
+            } catch (InterruptedException e) {
+                break;
+            } finally {
+                volume.signalRoom();
+            }
+        }
+    }
+
+    private boolean passDue() {
+        if (wal.oldestSealed() != null) {
+            return true;
+        }
+        WalSegment active = wal.active();
+        return active.hasRecords() && System.nanoTime() - active.createdNanos() >= config.sealAfter().toNanos();
+    }
+
+    private void sleep(long ms) throws InterruptedException {
+        signalLock.lock();
+        try {
+            wake.await(ms, TimeUnit.MILLISECONDS);
+        } finally {
+            signalLock.unlock();
+        }
+    }
+
+    /** Consolidates everything written so far, on the caller's thread; errors reach the caller. */
+    void drain() throws IOException {
+        passLock.lock();
+        try {
+            wal.sealActive();
+            WalSegment s;
+            while ((s = wal.oldestSealed()) != null) {
+                consolidate(s);
+            }
+            lastError = null;
+        } finally {
+            passLock.unlock();
+            volume.signalRoom();
+        }
+    }
+
+    private void consolidate(WalSegment seg) throws IOException {
+        long started = System.nanoTime();
+        // The newest version of each block in this segment: later records override earlier ones.
+        ExtentMap live = new ExtentMap(BLOCK);
+        RecordList recs = seg.records();
+        for (int i = 0; i < recs.size(); i++) {
+            long pos = recs.type(i) == WalRecord.WRITE ? recs.payloadOffset(i) : ExtentMap.ZERO;
+            live.put(recs.firstBlock(i), recs.count(i), recs.seq(i), pos);
+        }
+        List<long[]> runs = new ArrayList<>(); // {start, length, seq, offset-in-segment or ZERO}
+        live.forEachAll((start, length, seq, pos) -> runs.add(new long[] {start, length, seq, pos}));
+
+        List<MapDelta.ChunkRef> chunks = new ArrayList<>();
+        List<MapDelta.Entry> entries = new ArrayList<>();
+        List<Future<?>> uploads = new ArrayList<>();
+        ChunkBuilder builder = null;
+        long chunkSeq = 0;
+        ByteBuffer block = ByteBuffer.allocate(BLOCK);
+        try {
+            for (long[] run : runs) {
+                if (run[3] == ExtentMap.ZERO) {
+                    entries.add(MapDelta.Entry.hole(run[0], run[1]));
+                    continue;
+                }
+                long entryStart = run[0];
+                int entryOffset = -1;
+                for (long j = 0; j < run[1]; j++) {
+                    if (builder == null) {
+                        chunkSeq = nextSeq.getAndIncrement();
+                        builder = new ChunkBuilder(chunkSeq, epoch);
+                    }
+                    if (entryOffset < 0) {
+                        entryStart = run[0] + j;
+                        entryOffset = builder.count();
+                    }
+                    block.clear();
+                    seg.read(block, run[3] + j * BLOCK);
+                    block.flip();
+                    builder.add(run[0] + j, run[2], block);
+                    if (builder.isFull() || j == run[1] - 1) {
+                        entries.add(MapDelta.Entry.data(entryStart, run[0] + j + 1 - entryStart, chunkSeq, entryOffset));
+                        entryOffset = -1;
+                    }
+                    if (builder.isFull()) {
+                        chunks.add(new MapDelta.ChunkRef(chunkSeq, builder.count()));
+                        uploads.add(upload(chunkSeq, builder.finish()));
+                        builder = null;
+                    }
+                }
+            }
+            if (builder != null) {
+                chunks.add(new MapDelta.ChunkRef(chunkSeq, builder.count()));
+                uploads.add(upload(chunkSeq, builder.finish()));
+            }
+        } finally {
+            awaitAll(uploads);
+        }
+        // Rule 3: the chunks are durable; now the delta that names them.
+        long deltaSeq = nextSeq.getAndIncrement();
+        MapDelta delta = new MapDelta(deltaSeq, map.lastDeltaSeq(), seg.lastSeq(), epoch, chunks, entries);
+        store.put(keys.delta(deltaSeq), delta.encode());
+        volume.applyConsolidated(delta, seg);
+        // Only now may the segment go: the delta covering it is durable.
+        wal.retire(seg);
+        this.runs.increment();
+        log.debug("volume {}: consolidated {} ({} records, {} chunks) in {} ms", keys.volume(), seg, recs.size(), chunks.size(),
+                (System.nanoTime() - started) / 1_000_000);
+        if (map.deltasSinceCheckpoint() >= config.checkpointEvery()) {
+            checkpoint();
+        }
+    }
+
+    void checkpoint() throws IOException {
+        long ckptSeq = nextSeq.getAndIncrement();
+        map.writeCheckpoint(store, keys.mapPrefix(), keys::checkpoint, ckptSeq, epoch, nextSeq.get() - 1);
+        checkpoints.increment();
+    }
+
+    private Future<?> upload(long chunkSeq, ByteBuffer object) throws IOException {
+        try {
+            uploadSlots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while uploading chunks");
+        }
+        try {
+            return uploaders.submit(() -> {
+                try {
+                    int size = object.remaining();
+                    store.put(keys.chunk(chunkSeq), object);
+                    chunksWritten.increment();
+                    bytesWritten.add(size);
+                    return null;
+                } finally {
+                    uploadSlots.release();
+                }
+            });
+        } catch (RuntimeException e) {
+            uploadSlots.release();
+            throw e;
+        }
+    }
+
+    private static void awaitAll(List<Future<?>> uploads) throws IOException {
+        IOException first = null;
+        for (Future<?> f : uploads) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                Throwable c = e.getCause();
+                IOException io = c instanceof IOException x ? x : new IOException("chunk upload failed: " + c, c);
+                if (first == null) {
+                    first = io;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                if (first == null) {
+                    first = new java.io.InterruptedIOException("interrupted while waiting for chunk uploads");
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    @Override
+    public void close() {
+        stopping = true;
+        wakeUp();
+        try {
+            thread.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        uploaders.shutdownNow();
+    }
+}

@@ -1,0 +1,567 @@
+package io.viperblock.core.volume;
+
+import io.viperblock.core.NoSpaceException;
+import io.viperblock.core.chunk.ChunkReader;
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.MapDelta;
+import io.viperblock.core.format.WalRecord;
+import io.viperblock.core.map.BlockMap;
+import io.viperblock.core.map.ExtentMap;
+import io.viperblock.core.wal.RecordList;
+import io.viperblock.core.wal.WalSegment;
+import io.viperblock.core.wal.WalWriter;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An open volume: byte-addressed reads and writes over 4 KiB blocks, with the durability
+ * contract of docs/DESIGN.md. A write returns once it is in the WAL (it survives a crash of the
+ * process); {@link #flush()} or a FUA write returns once every earlier write is on stable storage.
+ *
+ * <p>Where a block's newest version is: the dirty index (blocks in the WAL, not yet consolidated)
+ * first, then the block map (blocks in chunks), else it is a hole and reads as zeros.
+ *
+ * <p>Thread-safety: every method may be called from any number of threads. Changes to a block
+ * are serialised by striped locks; the dirty index and the block map are guarded by
+ * {@code viewLock}, held only for lookups and updates, never across I/O.
+ */
+public final class Volume implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Volume.class);
+    private static final int BLOCK = Formats.BLOCK_SIZE;
+    private static final byte[] ZEROS = new byte[BLOCK];
+
+    private final VolumeMeta meta;
+    private final VolumeKeys keys;
+    private final VolumeConfig config;
+    private final Lease lease;
+    private final LocalLock localLock;
+    private final AtomicLong nextSeq;
+    private final WalWriter wal;
+    private final BlockMap map;
+    private final ExtentMap dirty;
+    private final ChunkReader chunks;
+    private final Consolidator consolidator;
+    private final StripedLocks stripes = new StripedLocks();
+    private final ReentrantLock viewLock = new ReentrantLock();
+    private final ReentrantLock roomLock = new ReentrantLock();
+    private final Condition room = roomLock.newCondition();
+    private final VolumeMetrics metrics = new VolumeMetrics();
+    private final Recovered recovered;
+    private final long blocks;
+    private volatile boolean closed;
+    /** Sees every change in sequence order per block (tests replay them to check ordering). */
+    volatile ChangeObserver observer;
+
+    /** Called with each WAL record right after it is appended, while its blocks are still locked. */
+    interface ChangeObserver {
+        void changed(long seq, int type, long firstBlock, int count, ByteBuffer payloadOrNull);
+    }
+
+    /** What open found and did. */
+    public record Recovered(long walRecords, long walBytes, long tornBytes, long mapExtents, long chunks, long nextSeq) {}
+
+    Volume(VolumeMeta meta, VolumeKeys keys, VolumeConfig config, io.viperblock.core.store.ObjectStore store, Lease lease,
+            LocalLock localLock, AtomicLong nextSeq, WalWriter wal, BlockMap map, ExtentMap dirty, Recovered recovered) {
+        this.meta = meta;
+        this.keys = keys;
+        this.config = config;
+        this.lease = lease;
+        this.localLock = localLock;
+        this.nextSeq = nextSeq;
+        this.wal = wal;
+        this.map = map;
+        this.dirty = dirty;
+        this.recovered = recovered;
+        this.blocks = meta.size() / BLOCK;
+        this.chunks = new ChunkReader(store, keys::chunk, config.cacheBytes());
+        this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease.epoch(), config);
+        consolidator.start();
+    }
+
+    public String name() { return meta.name(); }
+    public long size() { return meta.size(); }
+    public VolumeMeta meta() { return meta; }
+    public long epoch() { return lease.epoch(); }
+    public Recovered recovered() { return recovered; }
+
+    // ---------------------------------------------------------------- reads
+
+    /** Reads {@code length} bytes at {@code offset}. */
+    public byte[] read(long offset, int length) throws IOException {
+        if (length < 0) {
+            throw new OutOfRangeException("volume \"" + name() + "\": negative read length " + length);
+        }
+        ByteBuffer b = ByteBuffer.allocate(length);
+        read(offset, b);
+        return b.array();
+    }
+
+    /** Fills {@code dst} (its remaining bytes) from {@code offset}. */
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        checkOpen();
+        int length = dst.remaining();
+        checkRange("read", offset, length);
+        if (length == 0) {
+            return;
+        }
+        long started = System.nanoTime();
+        long first = offset / BLOCK;
+        long end = (offset + length + BLOCK - 1) / BLOCK;
+        int head = (int) (offset % BLOCK);
+        if (head == 0 && length % BLOCK == 0) {
+            readBlocks(first, (int) (end - first), dst);
+        } else {
+            ByteBuffer whole = ByteBuffer.allocate((int) (end - first) * BLOCK);
+            readBlocks(first, (int) (end - first), whole);
+            dst.put(whole.array(), head, length);
+        }
+        metrics.read(length, System.nanoTime() - started);
+    }
+
+    /** One source of a run of blocks in a read plan. */
+    private record Piece(long start, int length, int kind, long tag, long pos, int chunkBlocks) {
+        static final int ZERO = 0, WAL = 1, CHUNK = 2;
+    }
+
+    /** Reads whole blocks [first, first + count) into {@code dst}. */
+    private void readBlocks(long first, int count, ByteBuffer dst) throws IOException {
+        List<Piece> plan = new ArrayList<>();
+        List<WalSegment> held = new ArrayList<>();
+        viewLock.lock();
+        try {
+            long[] cursor = {first};
+            dirty.forEach(first, count, (start, length, seq, pos) -> {
+                if (start > cursor[0]) {
+                    planFromMap(cursor[0], start - cursor[0], plan);
+                }
+                plan.add(pos == ExtentMap.ZERO ? new Piece(start, (int) length, Piece.ZERO, 0, 0, 0)
+                        : new Piece(start, (int) length, Piece.WAL, seq, pos, 0));
+                cursor[0] = start + length;
+            });
+            if (cursor[0] < first + count) {
+                planFromMap(cursor[0], first + count - cursor[0], plan);
+            }
+            for (Piece p : plan) {
+                if (p.kind == Piece.WAL) {
+                    WalSegment s = wal.acquire(p.pos);
+                    if (s == null) {
+                        throw new IllegalStateException("WAL segment of position " + Long.toHexString(p.pos) + " is gone while the dirty index names it");
+                    }
+                    held.add(s);
+                }
+            }
+        } finally {
+            viewLock.unlock();
+        }
+        try {
+            int w = 0;
+            for (Piece p : plan) {
+                int bytes = p.length * BLOCK;
+                ByteBuffer part = dst.slice(dst.position(), bytes);
+                switch (p.kind) {
+                    case Piece.ZERO -> {
+                        for (int i = 0; i < p.length; i++) {
+                            part.put(ZEROS);
+                        }
+                    }
+                    case Piece.WAL -> {
+                        WalSegment s = held.get(w++);
+                        s.read(part, WalSegment.segmentOffset(p.pos));
+                        metrics.walReads.add(p.length);
+                    }
+                    default -> chunks.read(p.tag, p.chunkBlocks, (int) p.pos, p.length, p.start, part);
+                }
+                dst.position(dst.position() + bytes);
+            }
+        } finally {
+            for (WalSegment s : held) {
+                s.release();
+            }
+        }
+    }
+
+    /** Adds the map's view of [start, start + length) to the plan; called under viewLock. */
+    private void planFromMap(long start, long length, List<Piece> plan) {
+        long[] cursor = {start};
+        map.extents().forEach(start, length, (s, len, chunkSeq, index) -> {
+            if (s > cursor[0]) {
+                plan.add(new Piece(cursor[0], (int) (s - cursor[0]), Piece.ZERO, 0, 0, 0));
+            }
+            plan.add(new Piece(s, (int) len, Piece.CHUNK, chunkSeq, index, map.chunkBlockCount(chunkSeq)));
+            cursor[0] = s + len;
+        });
+        if (cursor[0] < start + length) {
+            plan.add(new Piece(cursor[0], (int) (start + length - cursor[0]), Piece.ZERO, 0, 0, 0));
+        }
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /** Writes {@code data} at {@code offset}; with {@code fua} it is durable when this returns. */
+    public void write(long offset, byte[] data, boolean fua) throws IOException {
+        write(offset, ByteBuffer.wrap(data), fua);
+    }
+
+    /** Writes the remaining bytes of {@code data} at {@code offset} (the buffer's position is not moved). */
+    public void write(long offset, ByteBuffer data, boolean fua) throws IOException {
+        checkOpen();
+        int length = data.remaining();
+        checkWriteRange(offset, length);
+        long started = System.nanoTime();
+        if (length > 0) {
+            change(offset, length, WalRecord.WRITE, data.duplicate());
+        }
+        if (fua) {
+            wal.sync();
+            metrics.flushes.increment();
+        }
+        metrics.write(length, System.nanoTime() - started);
+    }
+
+    /** Makes the range read as zeros; whole blocks become holes (no zero bytes are stored). */
+    public void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        checkOpen();
+        checkWriteRange(offset, length);
+        if (length > 0) {
+            change(offset, length, WalRecord.ZERO, null);
+        }
+        metrics.zeroes.increment();
+        if (fua) {
+            wal.sync();
+        }
+    }
+
+    /**
+     * Discards the range. Here a trim is exact: the range reads as zeros afterwards (whole blocks
+     * become holes; the partial blocks at either end are zeroed), so a trim never leaves
+     * unpredictable contents behind.
+     */
+    public void trim(long offset, long length) throws IOException {
+        checkOpen();
+        checkRange("trim", offset, length);
+        if (length > 0) {
+            change(offset, length, WalRecord.TRIM, null);
+        }
+        metrics.trims.increment();
+    }
+
+    /** Flush: every write acknowledged before this call is on stable storage when it returns. */
+    public void flush() throws IOException {
+        checkOpen();
+        long started = System.nanoTime();
+        wal.sync();
+        metrics.flush(System.nanoTime() - started);
+    }
+
+    /**
+     * Applies a write ({@code data} non-null) or a zero/trim to [offset, offset + length): partial
+     * blocks at the ends are read, merged and written whole; whole blocks of a zero or trim become
+     * one metadata record.
+     */
+    private void change(long offset, long length, int type, ByteBuffer data) throws IOException {
+        long first = offset / BLOCK;
+        long end = (offset + length + BLOCK - 1) / BLOCK;
+        boolean[] locked = stripes.lock(first, end);
+        try {
+            if (type == WalRecord.WRITE) {
+                writeLocked(offset, data);
+                return;
+            }
+            long fullFirst = (offset + BLOCK - 1) / BLOCK;
+            long fullEnd = (offset + length) / BLOCK;
+            if (fullFirst >= fullEnd) { // inside one block, or across one boundary without a whole block
+                writeLocked(offset, ByteBuffer.allocate((int) length));
+                return;
+            }
+            if (offset % BLOCK != 0) {
+                writeLocked(offset, ByteBuffer.allocate((int) (fullFirst * BLOCK - offset)));
+            }
+            for (long b = fullFirst; b < fullEnd; ) {
+                int n = (int) Math.min(fullEnd - b, Integer.MAX_VALUE);
+                append(type, b, n, null);
+                b += n;
+            }
+            long tail = offset + length - fullEnd * BLOCK;
+            if (tail > 0) {
+                writeLocked(fullEnd * BLOCK, ByteBuffer.allocate((int) tail));
+            }
+        } finally {
+            stripes.unlock(locked);
+        }
+    }
+
+    /** Writes data at a byte offset; the stripes of its blocks are held. */
+    private void writeLocked(long offset, ByteBuffer data) throws IOException {
+        int length = data.remaining();
+        long first = offset / BLOCK;
+        long end = (offset + length + BLOCK - 1) / BLOCK;
+        int head = (int) (offset % BLOCK);
+        ByteBuffer payload;
+        if (head == 0 && length % BLOCK == 0) {
+            payload = data;
+        } else {
+            // read-modify-write: only the partial first and last blocks need their old contents
+            payload = ByteBuffer.allocate((int) (end - first) * BLOCK);
+            if (head != 0) {
+                readBlocks(first, 1, payload.slice(0, BLOCK));
+            }
+            if ((offset + length) % BLOCK != 0 && (end - 1 > first || head == 0)) {
+                readBlocks(end - 1, 1, payload.slice((int) (end - 1 - first) * BLOCK, BLOCK));
+            }
+            payload.put(head, data, data.position(), length);
+            metrics.partialWrites.increment();
+        }
+        for (long b = first; b < end; ) {
+            int n = (int) Math.min(end - b, WalRecord.MAX_WRITE_BLOCKS);
+            ByteBuffer part = payload.slice((int) (b - first) * BLOCK, n * BLOCK);
+            append(WalRecord.WRITE, b, n, part);
+            b += n;
+        }
+    }
+
+    private void append(int type, long firstBlock, int count, ByteBuffer payload) throws IOException {
+        waitForRoom();
+        WalWriter.Record r = wal.append(type, firstBlock, count, payload);
+        viewLock.lock();
+        try {
+            dirty.put(firstBlock, count, r.seq(), type == WalRecord.WRITE ? r.position() : ExtentMap.ZERO);
+        } finally {
+            viewLock.unlock();
+        }
+        ChangeObserver o = observer;
+        if (o != null) {
+            o.changed(r.seq(), type, firstBlock, count, payload == null ? null : payload.duplicate());
+        }
+    }
+
+    /** Backpressure: waits while the unconsolidated WAL is over its bound. */
+    private void waitForRoom() throws IOException {
+        if (wal.pendingBytes() <= config.maxPendingWalBytes()) {
+            return;
+        }
+        metrics.backpressureWaits.increment();
+        consolidator.wakeUp();
+        long deadline = System.nanoTime() + config.backpressureTimeout().toNanos();
+        roomLock.lock();
+        try {
+            while (wal.pendingBytes() > config.maxPendingWalBytes()) {
+                checkOpen();
+                if (consolidator.storeFull()) {
+                    throw new NoSpaceException("volume \"" + name() + "\": the store is full and " + wal.pendingBytes()
+                            + " bytes of WAL wait for it; free space in " + keys.prefix() + "'s store (" + consolidator.lastError().getMessage() + ")",
+                            consolidator.lastError());
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    IOException cause = consolidator.lastError();
+                    throw new IOException("volume \"" + name() + "\": " + wal.pendingBytes() + " bytes of WAL are waiting for the store and it is not keeping up"
+                            + (cause == null ? "" : " (last error: " + cause.getMessage() + ")"), cause);
+                }
+                room.await(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)), TimeUnit.NANOSECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for WAL space");
+        } finally {
+            roomLock.unlock();
+        }
+    }
+
+    void signalRoom() {
+        roomLock.lock();
+        try {
+            room.signalAll();
+        } finally {
+            roomLock.unlock();
+        }
+    }
+
+    /** Called by the consolidator once {@code delta} (covering {@code seg}) is durable. */
+    void applyConsolidated(MapDelta delta, WalSegment seg) {
+        RecordList recs = seg.records();
+        viewLock.lock();
+        try {
+            map.apply(delta);
+            for (int i = 0; i < recs.size(); i++) {
+                dirty.removeMatching(recs.firstBlock(i), recs.count(i), recs.seq(i));
+            }
+        } finally {
+            viewLock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- status
+
+    /** Which parts of [offset, offset + length) hold data and which are holes, in order, merged. */
+    public List<StatusExtent> blockStatus(long offset, long length) throws IOException {
+        checkOpen();
+        checkRange("block status", offset, length);
+        List<StatusExtent> out = new ArrayList<>();
+        if (length == 0) {
+            return out;
+        }
+        long first = offset / BLOCK;
+        long end = (offset + length + BLOCK - 1) / BLOCK;
+        viewLock.lock();
+        try {
+            long[] cursor = {first};
+            dirty.forEach(first, end - first, (start, len, seq, pos) -> {
+                if (start > cursor[0]) {
+                    statusFromMap(cursor[0], start, out);
+                }
+                addStatus(out, start, start + len, pos != ExtentMap.ZERO);
+                cursor[0] = start + len;
+            });
+            if (cursor[0] < end) {
+                statusFromMap(cursor[0], end, out);
+            }
+        } finally {
+            viewLock.unlock();
+        }
+        // clip the first and last extent to the byte range asked for
+        List<StatusExtent> clipped = new ArrayList<>(out.size());
+        for (StatusExtent e : out) {
+            long s = Math.max(e.offset(), offset);
+            long t = Math.min(e.offset() + e.length(), offset + length);
+            clipped.add(new StatusExtent(s, t - s, e.allocated()));
+        }
+        return clipped;
+    }
+
+    private void statusFromMap(long from, long to, List<StatusExtent> out) {
+        long[] cursor = {from};
+        map.extents().forEach(from, to - from, (s, len, chunkSeq, index) -> {
+            if (s > cursor[0]) {
+                addStatus(out, cursor[0], s, false);
+            }
+            addStatus(out, s, s + len, true);
+            cursor[0] = s + len;
+        });
+        if (cursor[0] < to) {
+            addStatus(out, cursor[0], to, false);
+        }
+    }
+
+    private static void addStatus(List<StatusExtent> out, long fromBlock, long toBlock, boolean allocated) {
+        long off = fromBlock * BLOCK;
+        long len = (toBlock - fromBlock) * BLOCK;
+        if (!out.isEmpty()) {
+            StatusExtent last = out.get(out.size() - 1);
+            if (last.allocated() == allocated && last.offset() + last.length() == off) {
+                out.set(out.size() - 1, new StatusExtent(last.offset(), last.length() + len, allocated));
+                return;
+            }
+        }
+        out.add(new StatusExtent(off, len, allocated));
+    }
+
+    // ---------------------------------------------------------------- housekeeping
+
+    /** Consolidates everything written so far into the store, on this thread. */
+    public void drain() throws IOException {
+        checkOpen();
+        consolidator.drain();
+    }
+
+    /** Drops cached chunk blocks, so the next reads go to the store (cold-read benchmarks). */
+    public void dropCache() {
+        chunks.invalidate();
+    }
+
+    /** A snapshot of the counters. */
+    public VolumeStats stats() {
+        long extents;
+        long mapBytes;
+        long dirtyExtents;
+        viewLock.lock();
+        try {
+            extents = map.extents().extentCount();
+            mapBytes = map.extents().estimatedBytes();
+            dirtyExtents = dirty.extentCount();
+        } finally {
+            viewLock.unlock();
+        }
+        IOException err = consolidator.lastError();
+        return metrics.snapshot(wal, chunks, consolidator, extents, mapBytes, map.chunkCount(), dirtyExtents,
+                err == null ? null : err.getMessage());
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new VolumeClosedException(name());
+        }
+    }
+
+    private void checkRange(String what, long offset, long length) {
+        if (offset < 0 || length < 0 || offset > meta.size() || length > meta.size() - offset) {
+            throw new OutOfRangeException("volume \"" + name() + "\": " + what + " of " + length + " bytes at offset " + offset
+                    + " is outside the volume (size " + meta.size() + " bytes)");
+        }
+    }
+
+    private void checkWriteRange(long offset, long length) {
+        checkRange("write", offset, length);
+    }
+
+    /**
+     * Closes the volume: consolidates everything into the store (so that another node opening it
+     * next finds every write), syncs and closes the WAL, and releases the lease. If the store
+     * cannot take the data, the lease stays with this node and the WAL stays on its disk, so
+     * nothing is lost: the next open here replays it.
+     */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        IOException failure = null;
+        try {
+            consolidator.drain();
+        } catch (IOException e) {
+            failure = e;
+        }
+        consolidator.close();
+        try {
+            wal.close();
+        } catch (IOException e) {
+            failure = failure == null ? e : failure;
+        }
+        try {
+            if (failure == null) {
+                lease.release();
+            }
+        } catch (IOException e) {
+            failure = e;
+        } finally {
+            localLock.close();
+            signalRoom();
+        }
+        log.info("volume {} closed (epoch {}): {}", name(), epoch(), failure == null ? "all data in the store, lease released"
+                : "WAL kept on this node, lease kept: " + failure.getMessage());
+        if (failure != null) {
+            throw new IOException("volume \"" + name() + "\" closed with its WAL still on this node (the next open here replays it): "
+                    + failure.getMessage(), failure);
+        }
+    }
+
+    /**
+     * Stops the volume the way a kill -9 would, for crash tests: no drain, no sync, no lease
+     * release; only this process's own locks and threads go.
+     */
+    void abandon() throws IOException {
+        closed = true;
+        consolidator.close();
+        wal.abandon();
+        localLock.close();
+        signalRoom();
+    }
+}

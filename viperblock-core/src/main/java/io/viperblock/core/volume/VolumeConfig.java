@@ -1,0 +1,64 @@
+package io.viperblock.core.volume;
+
+import java.time.Duration;
+
+/**
+ * Tunables of the engine. Immutable; {@link #defaults()} then the {@code with...} methods.
+ *
+ * @param segmentBytes          a WAL segment is sealed (and consolidated) once it passes this size
+ * @param sealAfter             ... or once it has held unconsolidated data this long
+ * @param maxPendingWalBytes    writers wait when unconsolidated WAL passes this (backpressure)
+ * @param backpressureTimeout   how long a writer waits before failing with an error
+ * @param uploadParallelism     chunks uploaded at once (each holds a 4 MiB buffer)
+ * @param cacheBytes            bounded cache of chunk blocks read from the store
+ * @param checkpointEvery       map deltas between two compacted checkpoints
+ */
+public record VolumeConfig(
+        long segmentBytes,
+        Duration sealAfter,
+        long maxPendingWalBytes,
+        Duration backpressureTimeout,
+        int uploadParallelism,
+        long cacheBytes,
+        int checkpointEvery) {
+
+    public VolumeConfig {
+        if (segmentBytes < 1 << 20 || maxPendingWalBytes < 2 * segmentBytes || uploadParallelism < 1
+                || cacheBytes < 0 || checkpointEvery < 1) {
+            throw new IllegalArgumentException("invalid volume configuration: segmentBytes >= 1 MiB, maxPendingWalBytes >= 2 segments, "
+                    + "uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1: " + this);
+        }
+    }
+
+    public static VolumeConfig defaults() {
+        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64);
+    }
+
+    public VolumeConfig withSegmentBytes(long v) {
+        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery);
+    }
+
+    public VolumeConfig withSealAfter(Duration v) {
+        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery);
+    }
+
+    public VolumeConfig withMaxPendingWalBytes(long v) {
+        return new VolumeConfig(segmentBytes, sealAfter, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery);
+    }
+
+    public VolumeConfig withBackpressureTimeout(Duration v) {
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery);
+    }
+
+    public VolumeConfig withUploadParallelism(int v) {
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery);
+    }
+
+    public VolumeConfig withCacheBytes(long v) {
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery);
+    }
+
+    public VolumeConfig withCheckpointEvery(int v) {
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v);
+    }
+}

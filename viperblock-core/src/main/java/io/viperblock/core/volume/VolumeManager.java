@@ -1,0 +1,261 @@
+package io.viperblock.core.volume;
+
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.WalRecord;
+import io.viperblock.core.io.Fs;
+import io.viperblock.core.io.FsFile;
+import io.viperblock.core.io.NioFs;
+import io.viperblock.core.map.BlockMap;
+import io.viperblock.core.map.ExtentMap;
+import io.viperblock.core.store.NoSuchObjectException;
+import io.viperblock.core.store.ObjectInfo;
+import io.viperblock.core.store.ObjectKeys;
+import io.viperblock.core.store.ObjectStore;
+import io.viperblock.core.wal.WalReplay;
+import io.viperblock.core.wal.WalWriter;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The entry point of the engine: creates, opens, lists and deletes the volumes of one store,
+ * keeping their WAL under one local data directory ({@code <data>/volumes/<vol>/wal}).
+ *
+ * <p>Thread-safety: stateless apart from its immutable settings; safe from any thread.
+ */
+public final class VolumeManager {
+    private static final Logger log = LoggerFactory.getLogger(VolumeManager.class);
+
+    private final ObjectStore store;
+    private final Path dataDir;
+    private final Fs fs;
+    private final VolumeConfig config;
+    private final String nodeId;
+
+    public VolumeManager(ObjectStore store, Path dataDir) throws IOException {
+        this(store, dataDir, NioFs.INSTANCE, VolumeConfig.defaults());
+    }
+
+    public VolumeManager(ObjectStore store, Path dataDir, Fs fs, VolumeConfig config) throws IOException {
+        this.store = store;
+        this.dataDir = dataDir.toAbsolutePath().normalize();
+        this.fs = fs;
+        this.config = config;
+        fs.createDirectories(this.dataDir);
+        this.nodeId = loadNodeId();
+    }
+
+    /** This node's name in leases: host name plus a random part, fixed per data directory. */
+    public String nodeId() { return nodeId; }
+    public ObjectStore store() { return store; }
+    public Path dataDir() { return dataDir; }
+
+    private String loadNodeId() throws IOException {
+        Path file = dataDir.resolve("node.id");
+        for (int attempt = 0; attempt < 2; attempt++) {
+            if (fs.exists(file)) {
+                try (FsFile f = fs.open(file)) {
+                    ByteBuffer b = ByteBuffer.allocate((int) Math.min(f.size(), 256));
+                    f.read(b, 0);
+                    String id = new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).trim();
+                    if (!id.isEmpty()) {
+                        return id;
+                    }
+                }
+            }
+            String host;
+            try {
+                host = InetAddress.getLocalHost().getHostName();
+            } catch (IOException e) {
+                host = "node";
+            }
+            String id = host.replaceAll("[^A-Za-z0-9._-]", "_") + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+            Path tmp = dataDir.resolve("node.id.tmp-" + UUID.randomUUID());
+            try (FsFile f = fs.createNew(tmp)) {
+                f.write(ByteBuffer.wrap((id + "\n").getBytes(StandardCharsets.UTF_8)), 0);
+                f.force();
+            }
+            if (!fs.exists(file)) {
+                fs.rename(tmp, file);
+                fs.syncDir(dataDir);
+            } else {
+                fs.delete(tmp);
+            }
+        }
+        throw new IOException("could not create " + file);
+    }
+
+    /** Creates a volume of {@code size} bytes (a positive multiple of 4096). */
+    public VolumeMeta create(String name, long size) throws IOException {
+        VolumeKeys keys = new VolumeKeys(name);
+        if (size <= 0 || size % Formats.BLOCK_SIZE != 0) {
+            throw new IllegalArgumentException("volume size must be a positive multiple of " + Formats.BLOCK_SIZE + " bytes, not " + size);
+        }
+        if (size / Formats.BLOCK_SIZE > (1L << 40)) {
+            throw new IllegalArgumentException("volume size " + size + " is above the limit of 4 PiB");
+        }
+        List<ObjectInfo> existing = store.list(keys.prefix());
+        if (!existing.isEmpty()) {
+            throw existsError(keys, existing);
+        }
+        VolumeMeta meta = new VolumeMeta(name, UUID.randomUUID(), size, Formats.BLOCK_SIZE, Instant.now(), "available", null);
+        if (!store.putIfAbsent(keys.meta(), meta.encode())) {
+            throw new VolumeExistsException("volume \"" + name + "\" already exists in " + store.describe());
+        }
+        log.info("created volume {} ({} bytes) in {}", name, size, store.describe());
+        return meta;
+    }
+
+    private VolumeExistsException existsError(VolumeKeys keys, List<ObjectInfo> existing) {
+        for (ObjectInfo o : existing) {
+            if (o.key().equals(keys.meta())) {
+                return new VolumeExistsException("volume \"" + keys.volume() + "\" already exists in " + store.describe());
+            }
+        }
+        return new VolumeExistsException("what is left of a deleted volume \"" + keys.volume() + "\" (" + existing.size() + " objects) is still in "
+                + store.describe() + "; delete the volume again to finish removing it");
+    }
+
+    /** What volume.json says of a volume. */
+    public VolumeMeta describe(String name) throws IOException {
+        VolumeKeys keys = new VolumeKeys(name);
+        try {
+            return VolumeMeta.decode(store.get(keys.meta()), keys.meta());
+        } catch (NoSuchObjectException e) {
+            throw new VolumeNotFoundException(name, store.describe());
+        }
+    }
+
+    /** The lease in force on a volume, or null if it has never been opened. */
+    public Lease.Info lease(String name) throws IOException {
+        return Lease.current(store, new VolumeKeys(name));
+    }
+
+    /** The names of every volume in the store, sorted. */
+    public List<String> list() throws IOException {
+        List<String> names = new ArrayList<>();
+        for (ObjectInfo o : store.list(VolumeKeys.ROOT)) {
+            String rest = o.key().substring(VolumeKeys.ROOT.length());
+            int slash = rest.indexOf('/');
+            if (slash > 0 && rest.substring(slash + 1).equals("volume.json")) {
+                names.add(rest.substring(0, slash));
+            }
+        }
+        return names;
+    }
+
+    /**
+     * Opens a volume for reading and writing: takes its lease, loads the map, replays the WAL.
+     * A second open anywhere fails with {@link VolumeInUseException} naming the holder.
+     */
+    public Volume open(String name) throws IOException {
+        long started = System.nanoTime();
+        VolumeKeys keys = new VolumeKeys(name);
+        VolumeMeta meta = describe(name);
+        Path volDir = volumeDir(name);
+        Path walDir = volDir.resolve("wal");
+        fs.createDirectories(walDir);
+        LocalLock localLock = LocalLock.tryAcquire(volDir, fs instanceof NioFs);
+        if (localLock == null) {
+            throw new VolumeInUseException("volume \"" + name + "\" is already open on this node (data directory " + dataDir
+                    + "); close it there first");
+        }
+        boolean ok = false;
+        try {
+            Lease lease = Lease.acquire(store, keys, nodeId, true);
+            BlockMap map = BlockMap.load(store, keys.mapPrefix());
+            long maxSeq = Math.max(map.maxSeq(), map.walCoveredSeq());
+            // Rule 8: chunks uploaded after the last delta (a consolidation cut short) spent sequence numbers too.
+            for (ObjectInfo o : store.list(keys.chunkPrefix(), keys.chunk(Math.max(1, maxSeq)))) {
+                maxSeq = Math.max(maxSeq, VolumeKeys.seqOf(o.key()));
+            }
+            ExtentMap dirty = new ExtentMap(Formats.BLOCK_SIZE);
+            WalReplay.Result replay = WalReplay.replay(fs, walDir, meta.id(), map.walCoveredSeq(),
+                    (seg, type, seq, firstBlock, count, payloadOffset) -> dirty.put(firstBlock, count, seq,
+                            type == WalRecord.WRITE ? seg.position(payloadOffset) : ExtentMap.ZERO));
+            maxSeq = Math.max(maxSeq, replay.maxSeq());
+            AtomicLong nextSeq = new AtomicLong(maxSeq + 1);
+            WalWriter wal = new WalWriter(fs, walDir, meta.id(), lease.epoch(), config.segmentBytes(), nextSeq, replay.segments());
+            Volume.Recovered rec = new Volume.Recovered(replay.records(), replay.bytes(), replay.tornBytes(), map.extents().extentCount(),
+                    map.chunkCount(), nextSeq.get());
+            Volume v = new Volume(meta, keys, config, store, lease, localLock, nextSeq, wal, map, dirty, rec);
+            ok = true;
+            log.info("volume {} opened (epoch {}) in {} ms: replayed {} WAL records ({} bytes, {} torn bytes cut), map of {} extents over {} chunks, next seq {}",
+                    name, lease.epoch(), (System.nanoTime() - started) / 1_000_000, rec.walRecords(), rec.walBytes(), rec.tornBytes(),
+                    rec.mapExtents(), rec.chunks(), rec.nextSeq());
+            return v;
+        } finally {
+            if (!ok) {
+                // The lease stays ours (only this node can take it back), so no other node opens
+                // the volume without the WAL that is on this node.
+                localLock.close();
+            }
+        }
+    }
+
+    /**
+     * Deletes a volume: every object in the store and its local WAL. Refused while the volume is
+     * open anywhere.
+     */
+    public void delete(String name) throws IOException {
+        VolumeKeys keys = new VolumeKeys(name);
+        List<ObjectInfo> objects = store.list(keys.prefix());
+        if (objects.isEmpty()) {
+            throw new VolumeNotFoundException(name, store.describe());
+        }
+        Path volDir = volumeDir(name);
+        LocalLock localLock = LocalLock.tryAcquire(volDir, fs instanceof NioFs);
+        if (localLock == null) {
+            throw new VolumeInUseException("volume \"" + name + "\" is open on this node (data directory " + dataDir + "); close it first");
+        }
+        try {
+            Lease.acquire(store, keys, nodeId, true); // refuses if another node holds it
+            objects = store.list(keys.prefix());
+            // data first, volume.json next, leases last: an interrupted delete is finished by
+            // deleting again, and create refuses a name whose remnants are still there
+            for (ObjectInfo o : objects) {
+                if (!o.key().equals(keys.meta()) && !o.key().startsWith(keys.leasePrefix())) {
+                    store.delete(o.key());
+                }
+            }
+            store.delete(keys.meta());
+            for (ObjectInfo o : store.list(keys.leasePrefix())) {
+                store.delete(o.key());
+            }
+            deleteLocal(volDir);
+            log.info("deleted volume {} from {}", name, store.describe());
+        } finally {
+            localLock.close();
+        }
+    }
+
+    private void deleteLocal(Path volDir) throws IOException {
+        Path walDir = volDir.resolve("wal");
+        for (String n : fs.list(walDir)) {
+            fs.delete(walDir.resolve(n));
+        }
+        fs.delete(walDir);
+        for (String n : fs.list(volDir)) {
+            if (!n.equals("lock")) {
+                fs.delete(volDir.resolve(n));
+            }
+        }
+        fs.syncDir(volDir);
+    }
+
+    private Path volumeDir(String name) {
+        return dataDir.resolve("volumes").resolve(ObjectKeys.checkName("volume", name));
+    }
+}

@@ -1,0 +1,17 @@
+package io.viperblock.core.volume;
+
+/**
+ * Counters of an open volume at one moment. Immutable.
+ *
+ * @param walWritesPerSync     WAL records per fdatasync (group commit at work when above 1)
+ * @param walRecordsPerWrite   WAL records per write syscall
+ * @param mapBytesPerExtent    memory the block map costs per extent
+ */
+public record VolumeStats(
+        long reads, long bytesRead, long writes, long bytesWritten, long partialWrites, long zeroes, long trims,
+        long flushes, long walSyncs, long walWriteCalls, long walRecords, long walBytes, double walWritesPerSync,
+        double walRecordsPerWrite, long pendingWalBytes, int walSegments, long walBlockReads,
+        long consolidations, long consolidationFailures, long chunksWritten, long chunkBytesWritten, long checkpoints,
+        long cacheHits, long cacheMisses, long storeReads, long storeBytesRead,
+        long mapExtents, long mapBytes, double mapBytesPerExtent, int chunks, long dirtyExtents,
+        long backpressureWaits, long readNanosTotal, long writeNanosTotal, long flushNanosTotal, String lastConsolidationError) {}

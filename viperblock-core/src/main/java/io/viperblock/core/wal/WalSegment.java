@@ -1,0 +1,148 @@
+package io.viperblock.core.wal;
+
+import io.viperblock.core.io.Fs;
+import io.viperblock.core.io.FsFile;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * One WAL segment file: its records (kept in memory for consolidation), its size, and a
+ * reference count so that a segment is deleted only when no reader is still copying from it.
+ *
+ * <p>Thread-safety: records are appended by the WAL writer (under its write lock) and read by the
+ * consolidator only after the segment is sealed; {@code size}, {@code lastSeq} and {@code sealed}
+ * are volatile; reference counting is guarded by {@code this}.
+ */
+public final class WalSegment {
+    /** Position bits per segment in a WAL position: {@code index << OFFSET_BITS | offset}. */
+    static final int OFFSET_BITS = 40;
+
+    private final Fs fs;
+    private final Path path;
+    private final FsFile file;
+    private final int index;
+    private final long firstSeq;
+    private final RecordList records = new RecordList();
+    private final long createdNanos = System.nanoTime();
+    private volatile long size;
+    private volatile long lastSeq;
+    private volatile boolean sealed;
+    private int refs;
+    private boolean retired;
+    private boolean closed;
+
+    WalSegment(Fs fs, Path path, FsFile file, int index, long firstSeq, long size) {
+        this.fs = fs;
+        this.path = path;
+        this.file = file;
+        this.index = index;
+        this.firstSeq = firstSeq;
+        this.size = size;
+        this.lastSeq = firstSeq - 1;
+    }
+
+    public Path path() { return path; }
+    public int index() { return index; }
+    public long firstSeq() { return firstSeq; }
+    public long lastSeq() { return lastSeq; }
+    public long size() { return size; }
+    public boolean sealed() { return sealed; }
+    /** When this segment was opened for writing or recovered (System.nanoTime). */
+    public long createdNanos() { return createdNanos; }
+    /** True if the segment holds at least one record. */
+    public boolean hasRecords() { return records.size() > 0; }
+    public RecordList records() { return records; }
+    FsFile file() { return file; }
+
+    void appended(long newSize, long seq) {
+        size = newSize;
+        lastSeq = seq;
+    }
+
+    void seal() { sealed = true; }
+
+    /** The WAL position (as kept in the dirty index) of byte {@code offset} of this segment. */
+    public long position(long offset) {
+        return ((long) index << OFFSET_BITS) | offset;
+    }
+
+    static int segmentIndex(long walPosition) {
+        return (int) (walPosition >>> OFFSET_BITS);
+    }
+
+    /** The byte offset inside its segment of a WAL position. */
+    public static long segmentOffset(long walPosition) {
+        return walPosition & ((1L << OFFSET_BITS) - 1);
+    }
+
+    /** Reads {@code dst.remaining()} bytes at {@code offset}; the caller holds a reference. */
+    public void read(ByteBuffer dst, long offset) throws IOException {
+        int want = dst.remaining();
+        int got = file.read(dst, offset);
+        if (got != want) {
+            throw new IOException("WAL segment " + path + ": short read at offset " + offset + " (" + got + " of " + want + " bytes)");
+        }
+    }
+
+    /** Takes a reference that keeps the file open; false if the segment is already gone. */
+    public synchronized boolean acquire() {
+        if (closed) {
+            return false;
+        }
+        refs++;
+        return true;
+    }
+
+    public void release() throws IOException {
+        boolean delete;
+        synchronized (this) {
+            refs--;
+            delete = retired && refs == 0 && !closed;
+            if (delete) {
+                closed = true;
+            }
+        }
+        if (delete) {
+            closeAndDelete();
+        }
+    }
+
+    /** Deletes the segment once its last reader is done: its records are in durable chunks and a map delta. */
+    public void retire() throws IOException {
+        boolean delete;
+        synchronized (this) {
+            retired = true;
+            delete = refs == 0 && !closed;
+            if (delete) {
+                closed = true;
+            }
+        }
+        if (delete) {
+            closeAndDelete();
+        }
+    }
+
+    /** Closes without deleting (volume close). */
+    public void close() throws IOException {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        file.close();
+    }
+
+    private void closeAndDelete() throws IOException {
+        file.close();
+        // No directory sync: a deleted segment that reappears after a power loss holds only
+        // records at or below the map's covered sequence, which replay skips.
+        fs.delete(path);
+    }
+
+    @Override
+    public String toString() {
+        return path.toString();
+    }
+}

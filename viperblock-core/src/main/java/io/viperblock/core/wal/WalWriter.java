@@ -1,0 +1,440 @@
+package io.viperblock.core.wal;
+
+import io.viperblock.core.NoSpaceException;
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.WalRecord;
+import io.viperblock.core.format.WalHeader;
+import io.viperblock.core.io.Fs;
+import io.viperblock.core.io.FsFile;
+import io.viperblock.core.io.NioFs;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Appends records to the WAL with group commit, the protocol BookKeeper's journal uses:
+ * <ol>
+ * <li>an appender takes a sequence number and queues its record under {@code queueLock} (so the
+ *     order in the file is sequence order);</li>
+ * <li>it then takes {@code writeLock}; whoever holds it writes every queued record in one
+ *     gathering write, so while one batch is being written the next one accumulates;</li>
+ * <li>{@link #sync()} works the same way under {@code syncLock}: one fdatasync covers every
+ *     record written before it started, and flushes that arrive meanwhile share the next one.</li>
+ * </ol>
+ * A sealed segment is fsynced at the seal, so a sync only ever needs the active segment.
+ *
+ * <p>Failure: a failed write truncates the segment back to where the batch began and fails every
+ * record of that batch (ENOSPC as {@link NoSpaceException}); if even that fails, or an fsync
+ * fails, the WAL refuses all later work (after a failed fsync the page cache can no longer be
+ * trusted) until the volume is reopened.
+ *
+ * <p>Thread-safety: as above; the segment list is guarded by {@code writeLock}, {@code active} is
+ * volatile.
+ */
+public final class WalWriter implements AutoCloseable {
+    private final Fs fs;
+    private final Path dir;
+    private final UUID volumeId;
+    private final long epoch;
+    private final long segmentBytes;
+    private final AtomicLong nextSeq;
+    private final ReentrantLock queueLock = new ReentrantLock();
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final ReentrantLock syncLock = new ReentrantLock();
+    private final List<WalSegment> segments = new ArrayList<>();
+    private final List<Record> queue = new ArrayList<>();
+    /** Segments by index, for readers: a lookup must never wait for a batch write. */
+    private final java.util.concurrent.ConcurrentHashMap<Integer, WalSegment> byIndex = new java.util.concurrent.ConcurrentHashMap<>();
+    private final AtomicLong pendingBytes = new AtomicLong();
+    private final ByteBuffer headers = ByteBuffer.allocateDirect(WalRecord.RECORD_HEADER * 1024);
+    private volatile WalSegment active;
+    private volatile long writtenSeq;
+    private volatile long syncedSeq;
+    private volatile IOException broken;
+    private int nextIndex;
+
+    private final LongAdder writeCalls = new LongAdder();
+    private final LongAdder recordsWritten = new LongAdder();
+    private final LongAdder syncCalls = new LongAdder();
+    private final LongAdder syncsRequested = new LongAdder();
+    private final LongAdder bytesWritten = new LongAdder();
+
+    /** One queued record; {@code done}, {@code position} and {@code error} are set by the batch writer. */
+    public static final class Record {
+        final int type;
+        final long firstBlock;
+        final int count;
+        final ByteBuffer payload;
+        long seq;
+        long position;
+        IOException error;
+        boolean done;
+
+        Record(int type, long firstBlock, int count, ByteBuffer payload) {
+            this.type = type;
+            this.firstBlock = firstBlock;
+            this.count = count;
+            this.payload = payload;
+        }
+
+        public long seq() { return seq; }
+        /** WAL position of the payload (see {@link WalSegment#position}), valid for WRITE records. */
+        public long position() { return position; }
+    }
+
+    /**
+     * Opens the WAL for appending after recovery: {@code recovered} are the replayed segments,
+     * sealed, in order; a new active segment starts at {@code nextSeq}.
+     */
+    public WalWriter(Fs fs, Path dir, UUID volumeId, long epoch, long segmentBytes, AtomicLong nextSeq,
+            List<WalSegment> recovered) throws IOException {
+        this.fs = fs;
+        this.dir = dir;
+        this.volumeId = volumeId;
+        this.epoch = epoch;
+        this.segmentBytes = segmentBytes;
+        this.nextSeq = nextSeq;
+        for (WalSegment s : recovered) {
+            s.seal();
+            segments.add(s);
+            byIndex.put(s.index(), s);
+            pendingBytes.addAndGet(s.size());
+            nextIndex = Math.max(nextIndex, s.index() + 1);
+        }
+        long last = nextSeq.get() - 1;
+        writtenSeq = last;
+        syncedSeq = last;
+        active = newSegment(nextSeq.get());
+    }
+
+    /** Index for the next segment; replay numbers recovered segments from 1. */
+    public static WalSegment openRecovered(Fs fs, Path path, FsFile file, int index, long firstSeq, long size) {
+        return new WalSegment(fs, path, file, index, firstSeq, size);
+    }
+
+    /**
+     * Appends one record and returns once it is written (in the page cache: it survives a crash
+     * of this process). The payload is written as it is, without a copy; it must not change until
+     * this returns.
+     */
+    public Record append(int type, long firstBlock, int count, ByteBuffer payload) throws IOException {
+        Record r = new Record(type, firstBlock, count, payload);
+        queueLock.lock();
+        try {
+            checkUsable();
+            r.seq = nextSeq.getAndIncrement();
+            queue.add(r);
+        } finally {
+            queueLock.unlock();
+        }
+        writeLock.lock();
+        try {
+            if (!r.done) {
+                writeQueued();
+            }
+        } finally {
+            writeLock.unlock();
+        }
+        if (r.error != null) {
+            throw r.error instanceof NoSpaceException e ? new NoSpaceException(e.getMessage(), e) : new IOException(r.error.getMessage(), r.error);
+        }
+        return r;
+    }
+
+    /** Writes every queued record; called with {@code writeLock} held. */
+    private void writeQueued() {
+        List<Record> batch;
+        queueLock.lock();
+        try {
+            batch = new ArrayList<>(queue);
+            queue.clear();
+        } finally {
+            queueLock.unlock();
+        }
+        int from = 0;
+        while (from < batch.size()) {
+            int to = Math.min(batch.size(), from + 1024); // header buffer holds 1024 record headers
+            writeSome(batch.subList(from, to));
+            from = to;
+        }
+    }
+
+    private void writeSome(List<Record> batch) {
+        WalSegment seg = active;
+        long batchBytes = 0;
+        for (Record r : batch) {
+            batchBytes += WalRecord.RECORD_HEADER + (r.payload == null ? 0 : r.payload.remaining());
+        }
+        try {
+            if (broken != null) {
+                throw broken;
+            }
+            if (seg.size() > WalHeader.LENGTH && seg.size() + batchBytes > segmentBytes) {
+                seg = rotate(batch.get(0).seq);
+            }
+        } catch (IOException e) {
+            fail(batch, e);
+            return;
+        }
+        long start = seg.size();
+        ByteBuffer[] bufs = new ByteBuffer[batch.size() * 2];
+        int n = 0;
+        headers.clear();
+        long pos = start;
+        for (Record r : batch) {
+            ByteBuffer h = headers.slice(headers.position(), WalRecord.RECORD_HEADER);
+            WalRecord.encodeRecordHeader(h, r.type, r.seq, r.firstBlock, r.count, r.payload);
+            h.flip();
+            headers.position(headers.position() + WalRecord.RECORD_HEADER);
+            bufs[n++] = h;
+            r.position = seg.position(pos + WalRecord.RECORD_HEADER);
+            pos += WalRecord.RECORD_HEADER;
+            if (r.payload != null) {
+                bufs[n++] = r.payload.duplicate();
+                pos += r.payload.remaining();
+            }
+        }
+        ByteBuffer[] srcs = n == bufs.length ? bufs : java.util.Arrays.copyOf(bufs, n);
+        try {
+            seg.file().write(srcs, start);
+        } catch (IOException e) {
+            try {
+                seg.file().truncate(start);
+            } catch (IOException t) {
+                e.addSuppressed(t);
+                broken = new IOException("WAL segment " + seg + " could not be truncated after a failed write; reopen the volume", e);
+            }
+            fail(batch, NioFs.isOutOfSpace(e)
+                    ? new NoSpaceException("WAL disk full writing " + seg + ": " + e.getMessage(), e)
+                    : new IOException("WAL write to " + seg + " failed: " + e.getMessage(), e));
+            return;
+        }
+        Record lastRecord = batch.get(batch.size() - 1);
+        for (Record r : batch) {
+            seg.records().add(r.type, r.seq, r.firstBlock, r.count, WalSegment.segmentOffset(r.position));
+        }
+        seg.appended(pos, lastRecord.seq);
+        pendingBytes.addAndGet(pos - start);
+        writtenSeq = lastRecord.seq;
+        writeCalls.increment();
+        recordsWritten.add(batch.size());
+        bytesWritten.add(pos - start);
+        for (Record r : batch) {
+            r.done = true;
+        }
+    }
+
+    private static void fail(List<Record> batch, IOException e) {
+        for (Record r : batch) {
+            r.error = e;
+            r.done = true;
+        }
+    }
+
+    /** Seals the active segment (fsynced) and starts a new one whose first sequence is {@code firstSeq}. */
+    private WalSegment rotate(long firstSeq) throws IOException {
+        WalSegment old = active;
+        try {
+            old.file().force();
+        } catch (IOException e) {
+            broken = new IOException("fdatasync of WAL segment " + old + " failed; reopen the volume", e);
+            throw broken;
+        }
+        old.seal();
+        if (old.lastSeq() > syncedSeq) {
+            syncedSeq = old.lastSeq();
+        }
+        WalSegment next = newSegment(firstSeq);
+        active = next;
+        return next;
+    }
+
+    private WalSegment newSegment(long firstSeq) throws IOException {
+        Path path = dir.resolve(Formats.seqName(firstSeq) + ".wal");
+        FsFile file = fs.createNew(path);
+        try {
+            file.write(new WalHeader(volumeId, firstSeq, epoch).encode(), 0);
+            file.force();
+            fs.syncDir(dir);
+        } catch (IOException e) {
+            file.close();
+            fs.delete(path);
+            throw NioFs.isOutOfSpace(e) ? new NoSpaceException("WAL disk full creating " + path + ": " + e.getMessage(), e) : e;
+        }
+        WalSegment s = new WalSegment(fs, path, file, ++nextIndex, firstSeq, WalHeader.LENGTH);
+        segments.add(s);
+        byIndex.put(s.index(), s);
+        pendingBytes.addAndGet(WalHeader.LENGTH);
+        return s;
+    }
+
+    /**
+     * Makes every record written before this call durable (one fdatasync shared by every
+     * concurrent caller).
+     */
+    public void sync() throws IOException {
+        checkUsable();
+        syncsRequested.increment();
+        long target = writtenSeq;
+        if (syncedSeq >= target) {
+            return;
+        }
+        syncLock.lock();
+        try {
+            if (syncedSeq >= target) {
+                return;
+            }
+            checkUsable();
+            long covered = writtenSeq;
+            WalSegment seg = active;
+            try {
+                seg.file().force();
+            } catch (IOException e) {
+                broken = new IOException("fdatasync of WAL segment " + seg + " failed; reopen the volume", e);
+                throw broken;
+            }
+            syncCalls.increment();
+            if (covered > syncedSeq) {
+                syncedSeq = covered;
+            }
+        } finally {
+            syncLock.unlock();
+        }
+    }
+
+    /**
+     * Seals the active segment if it holds any record, so the consolidator can take it; returns
+     * the sealed segment or null.
+     */
+    public WalSegment sealActive() throws IOException {
+        writeLock.lock();
+        try {
+            checkUsable();
+            WalSegment seg = active;
+            if (seg.size() <= WalHeader.LENGTH) {
+                return null;
+            }
+            rotate(writtenSeq + 1); // every written record is below it, every queued one above
+            return seg;
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** The oldest sealed segment, or null. */
+    public WalSegment oldestSealed() {
+        writeLock.lock();
+        try {
+            for (WalSegment s : segments) {
+                if (s.sealed()) {
+                    return s;
+                }
+            }
+            return null;
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** Forgets a consolidated segment and deletes it once no reader holds it. */
+    public void retire(WalSegment seg) throws IOException {
+        writeLock.lock();
+        try {
+            segments.remove(seg);
+            byIndex.remove(seg.index());
+            pendingBytes.addAndGet(-seg.size());
+        } finally {
+            writeLock.unlock();
+        }
+        seg.retire();
+    }
+
+    /** The segment holding WAL position {@code position} with a reference taken, or null if it is gone. */
+    public WalSegment acquire(long position) {
+        WalSegment s = byIndex.get(WalSegment.segmentIndex(position));
+        return s != null && s.acquire() ? s : null;
+    }
+
+    public WalSegment active() { return active; }
+
+    /** Bytes in segments not yet consolidated (sealed and active). */
+    public long pendingBytes() {
+        return pendingBytes.get();
+    }
+
+    public int segmentCount() {
+        writeLock.lock();
+        try {
+            return segments.size();
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    public long writeCalls() { return writeCalls.sum(); }
+    public long recordsWritten() { return recordsWritten.sum(); }
+    public long syncCalls() { return syncCalls.sum(); }
+    public long syncsRequested() { return syncsRequested.sum(); }
+    public long bytesWritten() { return bytesWritten.sum(); }
+    public long syncedSeq() { return syncedSeq; }
+
+    private void checkUsable() throws IOException {
+        IOException b = broken;
+        if (b != null) {
+            throw new IOException(b.getMessage(), b);
+        }
+    }
+
+    /** Closes every segment file without syncing (crash tests: what a kill -9 leaves behind). */
+    public void abandon() {
+        broken = new IOException("WAL abandoned");
+        writeLock.lock();
+        try {
+            for (WalSegment s : segments) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // the process is "dead": nothing to report to
+                }
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** Syncs and closes every segment file (the files stay for the next open to replay). */
+    @Override
+    public void close() throws IOException {
+        writeLock.lock();
+        try {
+            IOException first = null;
+            if (broken == null) {
+                try {
+                    active.file().force();
+                } catch (IOException e) {
+                    first = e;
+                }
+            }
+            for (WalSegment s : segments) {
+                try {
+                    s.close();
+                } catch (IOException e) {
+                    if (first == null) {
+                        first = e;
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package io.viperblock.core.store;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+
+/**
+ * Wraps a store and injects faults on demand: every request failing, a share of requests
+ * failing at random, or the store reporting that it is full. For tests of the engine's
+ * behaviour when the store misbehaves. Thread-safe (volatile switches; the random source is
+ * used under this object's lock).
+ */
+public final class FaultyStore implements ObjectStore {
+    private final ObjectStore delegate;
+    private final SplittableRandom rnd;
+    private volatile double failureRate;
+    private volatile boolean full;
+    private volatile boolean down;
+
+    public FaultyStore(ObjectStore delegate, long seed) {
+        this.delegate = delegate;
+        this.rnd = new SplittableRandom(seed);
+    }
+
+    /** Every request fails with an IOException (a store that is down). */
+    public void down(boolean down) { this.down = down; }
+    /** Writes fail with StoreFullException (HTTP 507, disk full). */
+    public void full(boolean full) { this.full = full; }
+    /** This share of all requests fails with an IOException. */
+    public void failureRate(double rate) { this.failureRate = rate; }
+
+    private void maybeFail(String op, String key) throws IOException {
+        if (down) {
+            throw new IOException("injected: store down (" + op + " " + key + ")");
+        }
+        double rate = failureRate;
+        if (rate > 0) {
+            boolean fail;
+            synchronized (this) {
+                fail = rnd.nextDouble() < rate;
+            }
+            if (fail) {
+                throw new IOException("injected: random failure (" + op + " " + key + ")");
+            }
+        }
+    }
+
+    private void maybeFull(String key) throws IOException {
+        if (full) {
+            throw new StoreFullException("injected: store full writing " + key, null);
+        }
+    }
+
+    @Override
+    public void put(String key, ByteBuffer data) throws IOException {
+        maybeFail("put", key);
+        maybeFull(key);
+        delegate.put(key, data);
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, ByteBuffer data) throws IOException {
+        maybeFail("putIfAbsent", key);
+        maybeFull(key);
+        return delegate.putIfAbsent(key, data);
+    }
+
+    @Override
+    public ByteBuffer get(String key) throws IOException {
+        maybeFail("get", key);
+        return delegate.get(key);
+    }
+
+    @Override
+    public ByteBuffer get(String key, long offset, int length) throws IOException {
+        maybeFail("get", key);
+        return delegate.get(key, offset, length);
+    }
+
+    @Override
+    public Optional<ObjectInfo> head(String key) throws IOException {
+        maybeFail("head", key);
+        return delegate.head(key);
+    }
+
+    @Override
+    public List<ObjectInfo> list(String prefix, String startAfter) throws IOException {
+        maybeFail("list", prefix);
+        return delegate.list(prefix, startAfter);
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        maybeFail("delete", key);
+        delegate.delete(key);
+    }
+
+    @Override
+    public String describe() {
+        return delegate.describe() + " (with injected faults)";
+    }
+}
