@@ -24,3 +24,8 @@ bench-quick: build
 
 clean:
 	$(MVN) -q clean
+
+.PHONY: run
+run: build
+	@echo "The NBD server is not built yet; 'make run' will serve nbd://127.0.0.1:10809/demo once it lands."
+	@echo "Meanwhile: bin/vblock create demo --size 1G && bin/vblock info demo"

@@ -47,6 +47,7 @@ import org.slf4j.LoggerFactory;
 final class Consolidator implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Consolidator.class);
     private static final int BLOCK = Formats.BLOCK_SIZE;
+    private static final int READ_BATCH_BLOCKS = 256;
 
     private final Volume volume;
     private final ObjectStore store;
@@ -186,6 +187,11 @@ final class Consolidator implements AutoCloseable {
 
     private void consolidate(WalSegment seg) throws IOException {
         long started = System.nanoTime();
+        while (!seg.fullyPublished()) {
+            // an appender is between its WAL write and its dirty-index update: a matter of microseconds
+            Thread.onSpinWait();
+            Thread.yield();
+        }
         // The newest version of each block in this segment: later records override earlier ones.
         ExtentMap live = new ExtentMap(BLOCK);
         RecordList recs = seg.records();
@@ -201,7 +207,7 @@ final class Consolidator implements AutoCloseable {
         List<Future<?>> uploads = new ArrayList<>();
         ChunkBuilder builder = null;
         long chunkSeq = 0;
-        ByteBuffer block = ByteBuffer.allocate(BLOCK);
+        ByteBuffer batch = ByteBuffer.allocate(READ_BATCH_BLOCKS * BLOCK);
         try {
             for (long[] run : runs) {
                 if (run[3] == ExtentMap.ZERO) {
@@ -219,10 +225,14 @@ final class Consolidator implements AutoCloseable {
                         entryStart = run[0] + j;
                         entryOffset = builder.count();
                     }
-                    block.clear();
-                    seg.read(block, run[3] + j * BLOCK);
-                    block.flip();
-                    builder.add(run[0] + j, run[2], block);
+                    if (!batch.hasRemaining() || j == 0) { // read the WAL in large pieces, not a block at a time
+                        int n = (int) Math.min(READ_BATCH_BLOCKS, run[1] - j);
+                        batch.clear().limit(n * BLOCK);
+                        seg.read(batch, run[3] + j * BLOCK);
+                        batch.flip();
+                    }
+                    builder.add(run[0] + j, run[2], batch.slice(batch.position(), BLOCK));
+                    batch.position(batch.position() + BLOCK);
                     if (builder.isFull() || j == run[1] - 1) {
                         entries.add(MapDelta.Entry.data(entryStart, run[0] + j + 1 - entryStart, chunkSeq, entryOffset));
                         entryOffset = -1;

@@ -56,6 +56,7 @@ public final class Volume implements AutoCloseable {
     private final VolumeMetrics metrics = new VolumeMetrics();
     private final Recovered recovered;
     private final long blocks;
+    private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle = new java.util.concurrent.locks.ReentrantReadWriteLock();
     private volatile boolean closed;
     /** Sees every change in sequence order per block (tests replay them to check ordering). */
     volatile ChangeObserver observer;
@@ -106,24 +107,28 @@ public final class Volume implements AutoCloseable {
 
     /** Fills {@code dst} (its remaining bytes) from {@code offset}. */
     public void read(long offset, ByteBuffer dst) throws IOException {
-        checkOpen();
-        int length = dst.remaining();
-        checkRange("read", offset, length);
-        if (length == 0) {
-            return;
+        enter();
+        try {
+            int length = dst.remaining();
+            checkRange("read", offset, length);
+            if (length == 0) {
+                return;
+            }
+            long started = System.nanoTime();
+            long first = offset / BLOCK;
+            long end = (offset + length + BLOCK - 1) / BLOCK;
+            int head = (int) (offset % BLOCK);
+            if (head == 0 && length % BLOCK == 0) {
+                readBlocks(first, (int) (end - first), dst);
+            } else {
+                ByteBuffer whole = ByteBuffer.allocate((int) (end - first) * BLOCK);
+                readBlocks(first, (int) (end - first), whole);
+                dst.put(whole.array(), head, length);
+            }
+            metrics.read(length, System.nanoTime() - started);
+        } finally {
+            exit();
         }
-        long started = System.nanoTime();
-        long first = offset / BLOCK;
-        long end = (offset + length + BLOCK - 1) / BLOCK;
-        int head = (int) (offset % BLOCK);
-        if (head == 0 && length % BLOCK == 0) {
-            readBlocks(first, (int) (end - first), dst);
-        } else {
-            ByteBuffer whole = ByteBuffer.allocate((int) (end - first) * BLOCK);
-            readBlocks(first, (int) (end - first), whole);
-            dst.put(whole.array(), head, length);
-        }
-        metrics.read(length, System.nanoTime() - started);
     }
 
     /** One source of a run of blocks in a read plan. */
@@ -212,30 +217,38 @@ public final class Volume implements AutoCloseable {
 
     /** Writes the remaining bytes of {@code data} at {@code offset} (the buffer's position is not moved). */
     public void write(long offset, ByteBuffer data, boolean fua) throws IOException {
-        checkOpen();
-        int length = data.remaining();
-        checkWriteRange(offset, length);
-        long started = System.nanoTime();
-        if (length > 0) {
-            change(offset, length, WalRecord.WRITE, data.duplicate());
+        enter();
+        try {
+            int length = data.remaining();
+            checkWriteRange(offset, length);
+            long started = System.nanoTime();
+            if (length > 0) {
+                change(offset, length, WalRecord.WRITE, data.duplicate());
+            }
+            if (fua) {
+                wal.sync();
+                metrics.flushes.increment();
+            }
+            metrics.write(length, System.nanoTime() - started);
+        } finally {
+            exit();
         }
-        if (fua) {
-            wal.sync();
-            metrics.flushes.increment();
-        }
-        metrics.write(length, System.nanoTime() - started);
     }
 
     /** Makes the range read as zeros; whole blocks become holes (no zero bytes are stored). */
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
-        checkOpen();
-        checkWriteRange(offset, length);
-        if (length > 0) {
-            change(offset, length, WalRecord.ZERO, null);
-        }
-        metrics.zeroes.increment();
-        if (fua) {
-            wal.sync();
+        enter();
+        try {
+            checkWriteRange(offset, length);
+            if (length > 0) {
+                change(offset, length, WalRecord.ZERO, null);
+            }
+            metrics.zeroes.increment();
+            if (fua) {
+                wal.sync();
+            }
+        } finally {
+            exit();
         }
     }
 
@@ -245,20 +258,28 @@ public final class Volume implements AutoCloseable {
      * unpredictable contents behind.
      */
     public void trim(long offset, long length) throws IOException {
-        checkOpen();
-        checkRange("trim", offset, length);
-        if (length > 0) {
-            change(offset, length, WalRecord.TRIM, null);
+        enter();
+        try {
+            checkRange("trim", offset, length);
+            if (length > 0) {
+                change(offset, length, WalRecord.TRIM, null);
+            }
+            metrics.trims.increment();
+        } finally {
+            exit();
         }
-        metrics.trims.increment();
     }
 
     /** Flush: every write acknowledged before this call is on stable storage when it returns. */
     public void flush() throws IOException {
-        checkOpen();
-        long started = System.nanoTime();
-        wal.sync();
-        metrics.flush(System.nanoTime() - started);
+        enter();
+        try {
+            long started = System.nanoTime();
+            wal.sync();
+            metrics.flush(System.nanoTime() - started);
+        } finally {
+            exit();
+        }
     }
 
     /**
@@ -336,6 +357,7 @@ public final class Volume implements AutoCloseable {
         } finally {
             viewLock.unlock();
         }
+        r.segment().published();
         ChangeObserver o = observer;
         if (o != null) {
             o.changed(r.seq(), type, firstBlock, count, payload == null ? null : payload.duplicate());
@@ -402,38 +424,42 @@ public final class Volume implements AutoCloseable {
 
     /** Which parts of [offset, offset + length) hold data and which are holes, in order, merged. */
     public List<StatusExtent> blockStatus(long offset, long length) throws IOException {
-        checkOpen();
-        checkRange("block status", offset, length);
-        List<StatusExtent> out = new ArrayList<>();
-        if (length == 0) {
-            return out;
-        }
-        long first = offset / BLOCK;
-        long end = (offset + length + BLOCK - 1) / BLOCK;
-        viewLock.lock();
+        enter();
         try {
-            long[] cursor = {first};
-            dirty.forEach(first, end - first, (start, len, seq, pos) -> {
-                if (start > cursor[0]) {
-                    statusFromMap(cursor[0], start, out);
-                }
-                addStatus(out, start, start + len, pos != ExtentMap.ZERO);
-                cursor[0] = start + len;
-            });
-            if (cursor[0] < end) {
-                statusFromMap(cursor[0], end, out);
+            checkRange("block status", offset, length);
+            List<StatusExtent> out = new ArrayList<>();
+            if (length == 0) {
+                return out;
             }
+            long first = offset / BLOCK;
+            long end = (offset + length + BLOCK - 1) / BLOCK;
+            viewLock.lock();
+            try {
+                long[] cursor = {first};
+                dirty.forEach(first, end - first, (start, len, seq, pos) -> {
+                    if (start > cursor[0]) {
+                        statusFromMap(cursor[0], start, out);
+                    }
+                    addStatus(out, start, start + len, pos != ExtentMap.ZERO);
+                    cursor[0] = start + len;
+                });
+                if (cursor[0] < end) {
+                    statusFromMap(cursor[0], end, out);
+                }
+            } finally {
+                viewLock.unlock();
+            }
+            // clip the first and last extent to the byte range asked for
+            List<StatusExtent> clipped = new ArrayList<>(out.size());
+            for (StatusExtent e : out) {
+                long s = Math.max(e.offset(), offset);
+                long t = Math.min(e.offset() + e.length(), offset + length);
+                clipped.add(new StatusExtent(s, t - s, e.allocated()));
+            }
+            return clipped;
         } finally {
-            viewLock.unlock();
+            exit();
         }
-        // clip the first and last extent to the byte range asked for
-        List<StatusExtent> clipped = new ArrayList<>(out.size());
-        for (StatusExtent e : out) {
-            long s = Math.max(e.offset(), offset);
-            long t = Math.min(e.offset() + e.length(), offset + length);
-            clipped.add(new StatusExtent(s, t - s, e.allocated()));
-        }
-        return clipped;
     }
 
     private void statusFromMap(long from, long to, List<StatusExtent> out) {
@@ -467,8 +493,12 @@ public final class Volume implements AutoCloseable {
 
     /** Consolidates everything written so far into the store, on this thread. */
     public void drain() throws IOException {
-        checkOpen();
-        consolidator.drain();
+        enter();
+        try {
+            consolidator.drain();
+        } finally {
+            exit();
+        }
     }
 
     /** Drops cached chunk blocks, so the next reads go to the store (cold-read benchmarks). */
@@ -492,6 +522,19 @@ public final class Volume implements AutoCloseable {
         IOException err = consolidator.lastError();
         return metrics.snapshot(wal, chunks, consolidator, extents, mapBytes, map.chunkCount(), dirtyExtents,
                 err == null ? null : err.getMessage());
+    }
+
+    /** Every operation runs inside enter/exit, so close can wait for the ones in flight. */
+    private void enter() {
+        lifecycle.readLock().lock();
+        if (closed) {
+            lifecycle.readLock().unlock();
+            throw new VolumeClosedException(name());
+        }
+    }
+
+    private void exit() {
+        lifecycle.readLock().unlock();
     }
 
     private void checkOpen() {
@@ -519,10 +562,15 @@ public final class Volume implements AutoCloseable {
      */
     @Override
     public void close() throws IOException {
-        if (closed) {
-            return;
+        lifecycle.writeLock().lock(); // waits for the operations in flight
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            lifecycle.writeLock().unlock();
         }
-        closed = true;
         IOException failure = null;
         try {
             consolidator.drain();

@@ -28,6 +28,8 @@ public final class WalSegment {
     private volatile long size;
     private volatile long lastSeq;
     private volatile boolean sealed;
+    /** Records whose dirty-index entry is in place; consolidation waits for all of them. */
+    private final java.util.concurrent.atomic.AtomicInteger published = new java.util.concurrent.atomic.AtomicInteger();
     private int refs;
     private boolean retired;
     private boolean closed;
@@ -61,6 +63,25 @@ public final class WalSegment {
     }
 
     void seal() { sealed = true; }
+
+    /** The appender of one record has put it in the dirty index. */
+    public void published() {
+        published.incrementAndGet();
+    }
+
+    /** Replay puts every recovered record in the dirty index before the segment is shared. */
+    void allPublished() {
+        published.set(records.size());
+    }
+
+    /**
+     * True once every record of this sealed segment is in the dirty index. Until then an
+     * appender still holds a WAL position in this segment that it is about to publish, and
+     * consolidating (then deleting) the segment would leave that entry dangling.
+     */
+    public boolean fullyPublished() {
+        return published.get() >= records.size();
+    }
 
     /** The WAL position (as kept in the dirty index) of byte {@code offset} of this segment. */
     public long position(long offset) {

@@ -73,6 +73,7 @@ public final class WalWriter implements AutoCloseable {
         final ByteBuffer payload;
         long seq;
         long position;
+        WalSegment segment;
         IOException error;
         boolean done;
 
@@ -86,6 +87,8 @@ public final class WalWriter implements AutoCloseable {
         public long seq() { return seq; }
         /** WAL position of the payload (see {@link WalSegment#position}), valid for WRITE records. */
         public long position() { return position; }
+        /** The segment the record went into; call {@link WalSegment#published()} once it is in the dirty index. */
+        public WalSegment segment() { return segment; }
     }
 
     /**
@@ -101,6 +104,7 @@ public final class WalWriter implements AutoCloseable {
         this.segmentBytes = segmentBytes;
         this.nextSeq = nextSeq;
         for (WalSegment s : recovered) {
+            s.allPublished();
             s.seal();
             segments.add(s);
             byIndex.put(s.index(), s);
@@ -194,6 +198,7 @@ public final class WalWriter implements AutoCloseable {
             headers.position(headers.position() + WalRecord.RECORD_HEADER);
             bufs[n++] = h;
             r.position = seg.position(pos + WalRecord.RECORD_HEADER);
+            r.segment = seg;
             pos += WalRecord.RECORD_HEADER;
             if (r.payload != null) {
                 bufs[n++] = r.payload.duplicate();
