@@ -87,7 +87,7 @@ public final class WalReplay {
                 }
                 WalSegment seg = WalWriter.openRecovered(fs, path, file, ++index, nameSeq, size);
                 long[] segRecords = {0};
-                WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH,
+                WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(),
                         (type, seq, firstBlock, count, payloadPosition, recordLength) -> {
                             segRecords[0]++;
                             if (seq > coveredSeq) {
