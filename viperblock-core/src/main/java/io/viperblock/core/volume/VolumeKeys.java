@@ -3,7 +3,7 @@ package io.viperblock.core.volume;
 import io.viperblock.core.format.Formats;
 import io.viperblock.core.store.ObjectKeys;
 
-/** The object keys of one volume (docs/FORMATS.md lists them). Immutable. */
+/** The object keys of one volume, bound to its name (the layouts are in {@link Formats}). Immutable. */
 public record VolumeKeys(String volume) {
     public static final String ROOT = "volumes/";
 
@@ -11,15 +11,15 @@ public record VolumeKeys(String volume) {
         ObjectKeys.checkName("volume", volume);
     }
 
-    public String prefix() { return ROOT + volume + "/"; }
-    public String meta() { return prefix() + "volume.json"; }
-    public String leasePrefix() { return prefix() + "lease/"; }
-    public String lease(long epoch) { return leasePrefix() + Formats.seqName(epoch); }
-    public String chunkPrefix() { return prefix() + "chunks/"; }
-    public String chunk(long chunkSeq) { return chunkPrefix() + Formats.seqName(chunkSeq); }
-    public String mapPrefix() { return prefix() + "map/"; }
-    public String delta(long seq) { return mapPrefix() + Formats.seqName(seq) + ".delta"; }
-    public String checkpoint(long seq) { return mapPrefix() + Formats.seqName(seq) + ".ckpt"; }
+    public String prefix() { return Formats.volumePrefix(volume); }
+    public String meta() { return Formats.volumeJsonKey(volume); }
+    public String leasePrefix() { return Formats.leasePrefix(volume); }
+    public String lease(long epoch) { return Formats.leaseKey(volume, epoch); }
+    public String chunkPrefix() { return Formats.chunksPrefix(volume); }
+    public String chunk(long chunkSeq) { return Formats.chunkKey(volume, chunkSeq); }
+    public String mapPrefix() { return Formats.mapPrefix(volume); }
+    public String delta(long seq) { return Formats.deltaKey(volume, seq); }
+    public String checkpoint(long seq) { return Formats.checkpointKey(volume, seq); }
 
     /** The sequence number in a chunk, delta, checkpoint or lease key (its last segment up to a dot). */
     public static long seqOf(String key) {

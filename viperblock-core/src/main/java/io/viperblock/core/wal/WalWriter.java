@@ -245,17 +245,14 @@ public final class WalWriter implements AutoCloseable {
     /** Seals the active segment (fsynced) and starts a new one whose first sequence is {@code firstSeq}. */
     private WalSegment rotate(long firstSeq) throws IOException {
         WalSegment old = active;
-        try {
-            old.file().force();
-        } catch (IOException e) {
-            broken = new IOException("fdatasync of WAL segment " + old + " failed; reopen the volume", e);
-            throw broken;
-        }
-        old.seal();
+        forceOrBreak(old);
         if (old.lastSeq() > syncedSeq) {
             syncedSeq = old.lastSeq();
         }
+        // the new segment first: if it cannot be created (disk full) the old one stays active
+        // and unsealed, so nothing is ever appended to a segment the consolidator may take
         WalSegment next = newSegment(firstSeq);
+        old.seal();
         active = next;
         return next;
     }
@@ -297,19 +294,26 @@ public final class WalWriter implements AutoCloseable {
             }
             checkUsable();
             long covered = writtenSeq;
-            WalSegment seg = active;
-            try {
-                seg.file().force();
-            } catch (IOException e) {
-                broken = new IOException("fdatasync of WAL segment " + seg + " failed; reopen the volume", e);
-                throw broken;
-            }
+            forceOrBreak(active);
             syncCalls.increment();
             if (covered > syncedSeq) {
                 syncedSeq = covered;
             }
         } finally {
             syncLock.unlock();
+        }
+    }
+
+    /**
+     * fdatasync; a failure poisons the WAL: after a failed fsync the kernel may have dropped the
+     * dirty pages, so nothing written since the last good one can be trusted to be on disk.
+     */
+    private void forceOrBreak(WalSegment seg) throws IOException {
+        try {
+            seg.file().force();
+        } catch (IOException e) {
+            broken = new IOException("fdatasync of WAL segment " + seg + " failed; reopen the volume", e);
+            throw broken;
         }
     }
 
