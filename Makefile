@@ -26,6 +26,8 @@ clean:
 	$(MVN) -q clean
 
 .PHONY: run
+# Serves the 1 GiB volume "demo" from the embedded default store (data/ under the project).
 run: build
-	@echo "The NBD server is not built yet; 'make run' will serve nbd://127.0.0.1:10809/demo once it lands."
-	@echo "Meanwhile: bin/vblock create demo --size 1G && bin/vblock info demo"
+	@bin/vblock info demo >/dev/null 2>&1 || bin/vblock create demo --size 1G
+	@echo "attach with: qemu-img info nbd://127.0.0.1:10809/demo   (Ctrl-C stops the server)"
+	@bin/vblock serve demo

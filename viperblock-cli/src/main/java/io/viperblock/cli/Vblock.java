@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "vblock", mixinStandardHelpOptions = true, version = "vblock 0.1.0",
         description = "Manage Viperblock volumes.",
-        subcommands = {Vblock.Create.class, Vblock.ListVolumes.class, Vblock.Info.class, Vblock.Delete.class})
+        subcommands = {Vblock.Create.class, Vblock.ListVolumes.class, Vblock.Info.class, Vblock.Delete.class, Serve.class})
 public final class Vblock implements Callable<Integer> {
 
     /** Options every command takes. */

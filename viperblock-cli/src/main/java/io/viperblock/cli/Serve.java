@@ -1,0 +1,119 @@
+package io.viperblock.cli;
+
+import io.viperblock.core.volume.Volume;
+import io.viperblock.core.volume.VolumeManager;
+import io.viperblock.nbd.server.NbdServer;
+import io.viperblock.nbd.server.NbdServerConfig;
+import io.viperblock.nbd.server.VolumeExports;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code vblock serve}: exports volumes over NBD until SIGTERM/SIGINT, then stops accepting,
+ * lets requests in flight answer, and closes the volumes (which drains them to the store and
+ * releases their leases).
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve volumes over NBD (export name = volume name).")
+final class Serve implements Callable<Integer> {
+    @CommandLine.Mixin
+    Vblock.Common common = new Vblock.Common();
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809",
+            description = "TCP address to listen on (default: ${DEFAULT-VALUE}); port 0 picks a free one")
+    String listen;
+
+    @Option(names = "--socket", paramLabel = "PATH", description = "also listen on this Unix socket")
+    Path socket;
+
+    @Option(names = "--no-tcp", description = "listen only on the Unix socket")
+    boolean noTcp;
+
+    @Parameters(paramLabel = "VOLUME", arity = "0..*", description = "volumes to export (default: every volume in the store)")
+    List<String> names = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        VolumeManager mgr = common.manager();
+        List<String> wanted = names.isEmpty() ? mgr.list() : names;
+        if (wanted.isEmpty()) {
+            throw new IllegalArgumentException("the store " + common.store + " has no volumes; create one first: vblock create NAME --size 1G");
+        }
+        if (noTcp && socket == null) {
+            throw new IllegalArgumentException("--no-tcp needs --socket PATH");
+        }
+        List<Volume> open = new ArrayList<>();
+        try {
+            for (String n : wanted) {
+                open.add(mgr.open(n));
+            }
+        } catch (Exception e) {
+            closeAll(open);
+            throw e;
+        }
+        NbdServer server = new NbdServer(new VolumeExports(open), NbdServerConfig.defaults());
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            System.err.println("vblock: stopping: finishing requests in flight, then draining and closing volumes");
+            server.shutdown(Duration.ofSeconds(30));
+            closeAll(open);
+            stopped.countDown();
+        }, "vblock-shutdown");
+        try {
+            String host = "127.0.0.1";
+            int port = 10809;
+            if (!noTcp) {
+                int colon = listen.lastIndexOf(':');
+                if (colon < 0) {
+                    throw new IllegalArgumentException("--listen wants HOST:PORT, not \"" + listen + "\"");
+                }
+                host = listen.substring(0, colon);
+                try {
+                    port = Integer.parseInt(listen.substring(colon + 1));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--listen wants HOST:PORT with a numeric port, not \"" + listen + "\"");
+                }
+            }
+            Runtime.getRuntime().addShutdownHook(hook);
+            if (!noTcp) {
+                InetSocketAddress at = server.listenTcp(host, port);
+                String shown = at.getAddress().isAnyLocalAddress() ? "127.0.0.1" : at.getAddress().getHostAddress();
+                for (Volume v : open) {
+                    System.out.println("serving nbd://" + shown + ":" + at.getPort() + "/" + v.name() + " (" + v.size() + " bytes)");
+                }
+            }
+            if (socket != null) {
+                server.listenUnix(socket);
+                for (Volume v : open) {
+                    System.out.println("serving nbd+unix:///" + v.name() + "?socket=" + socket.toAbsolutePath());
+                }
+            }
+            System.out.flush();
+        } catch (Exception e) {
+            Runtime.getRuntime().removeShutdownHook(hook);
+            server.shutdown(Duration.ZERO);
+            closeAll(open);
+            throw e;
+        }
+        stopped.await(); // until a signal runs the hook
+        return 0;
+    }
+
+    private static void closeAll(List<Volume> open) {
+        for (Volume v : open) {
+            try {
+                v.close();
+            } catch (Exception e) {
+                System.err.println("vblock: " + e.getMessage());
+            }
+        }
+    }
+}

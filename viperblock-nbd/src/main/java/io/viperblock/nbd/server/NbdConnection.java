@@ -1,0 +1,328 @@
+package io.viperblock.nbd.server;
+
+import io.viperblock.core.volume.StatusExtent;
+import io.viperblock.core.volume.Volume;
+import io.viperblock.nbd.protocol.Nbd;
+import io.viperblock.nbd.protocol.NbdProtocolException;
+import io.viperblock.nbd.protocol.Request;
+import io.viperblock.nbd.protocol.SimpleReply;
+import io.viperblock.nbd.protocol.StructuredReply;
+import io.viperblock.nbd.protocol.StructuredReplyHeader;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection: the handshake, then the transmission phase. The reader (this
+ * connection's thread) reads each request header and, for a write, its payload; it hands the
+ * request to a worker and goes on reading, so many requests are in flight and replies go out in
+ * the order they finish (QEMU keeps many requests in flight on one connection). Limits on
+ * requests and payload bytes in flight bound the memory one client can take.
+ *
+ * <p>A request with a bad magic is a broken stream: the connection closes. Any other bad request
+ * (unknown command or flag, out-of-range offset, oversize length) gets an error reply and the
+ * connection goes on.
+ *
+ * <p>Thread-safety: the reader state is confined to the reader thread; replies go through
+ * {@link WireChannel}'s lock; the semaphores bound the workers.
+ */
+final class NbdConnection implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(NbdConnection.class);
+    private static final int UNIT = 4096; // in-flight bytes are counted in 4 KiB units
+    /** Descriptors per BLOCK_STATUS reply; a client asks again for the rest. */
+    private static final int MAX_DESCRIPTORS = 1024;
+
+    private final WireChannel wire;
+    private final Exports exports;
+    private final NbdServerConfig config;
+    private final ExecutorService workers;
+    private final NbdServer server;
+    private final Semaphore requests;
+    private final Semaphore bytes;
+    private volatile boolean handshakeDone;
+    private Session session;
+
+    NbdConnection(WireChannel wire, Exports exports, NbdServerConfig config, ExecutorService workers, NbdServer server) {
+        this.wire = wire;
+        this.exports = exports;
+        this.config = config;
+        this.workers = workers;
+        this.server = server;
+        this.requests = new Semaphore(config.maxInFlight());
+        this.bytes = new Semaphore((int) Math.min(Integer.MAX_VALUE, config.maxInFlightBytes() / UNIT));
+    }
+
+    boolean handshakeDone() {
+        return handshakeDone;
+    }
+
+    /** Closes the socket: the reader stops at its next read. */
+    void close() {
+        wire.close();
+    }
+
+    /** Graceful stop: no more requests are read; those in flight still get their replies. */
+    void stopReading() {
+        wire.shutdownInput();
+    }
+
+    @Override
+    public void run() {
+        String who = wire.describe();
+        try {
+            session = new Negotiation(wire, exports, config).run();
+            handshakeDone = true;
+            if (session == null) {
+                return;
+            }
+            log.debug("{}: serving {} (structured replies {}, base:allocation {})", who, session.volume().name(),
+                    session.structured(), session.allocationContext() != 0);
+            transmission();
+        } catch (EOFException e) {
+            log.debug("{}: client left: {}", who, e.getMessage());
+        } catch (NbdProtocolException e) {
+            log.info("{}: protocol error, closing the connection: {}", who, e.getMessage());
+        } catch (IOException e) {
+            if (wire.isOpen()) {
+                log.info("{}: connection failed: {}", who, e.toString());
+            }
+        } catch (RuntimeException e) {
+            log.warn("{}: unexpected error, closing the connection", who, e);
+        } finally {
+            awaitInFlight();
+            wire.close();
+            server.closed(this);
+        }
+    }
+
+    private void transmission() throws IOException {
+        ByteBuffer header = ByteBuffer.allocateDirect(Request.HEADER_LENGTH);
+        ByteBuffer scratch = ByteBuffer.allocateDirect(64 << 10);
+        while (true) {
+            header.clear();
+            wire.readFully(header);
+            header.flip();
+            Request r = Request.decodeHeader(header); // a wrong magic throws: the stream is lost
+            if (r.type() == Nbd.CMD_DISC) {
+                return; // the finally of run() waits for requests in flight, then closes
+            }
+            int error = check(r);
+            if (error != 0) {
+                if (r.type() == Nbd.CMD_WRITE) {
+                    wire.skip(r.length(), scratch); // stay in step with the stream without keeping the payload
+                }
+                replyError(r, error, errorMessage(r, error));
+                continue;
+            }
+            int units = (int) Math.max(1, (r.length() + UNIT - 1) / UNIT);
+            boolean carries = r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_CACHE;
+            acquire(carries ? units : 1);
+            ByteBuffer payload = null;
+            try {
+                if (r.type() == Nbd.CMD_WRITE) {
+                    payload = ByteBuffer.allocate((int) r.length());
+                    wire.readFully(payload);
+                    payload.flip();
+                }
+            } catch (IOException e) {
+                release(carries ? units : 1);
+                throw e;
+            }
+            ByteBuffer data = payload;
+            int held = carries ? units : 1;
+            workers.execute(() -> {
+                try {
+                    serve(r, data);
+                } finally {
+                    release(held);
+                }
+            });
+        }
+    }
+
+    private void acquire(int units) throws IOException {
+        try {
+            requests.acquire();
+            bytes.acquire(units);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted");
+        }
+    }
+
+    private void release(int units) {
+        bytes.release(units);
+        requests.release();
+    }
+
+    /** Waits until every request handed to a worker has replied (DISC, or the end of the connection). */
+    private void awaitInFlight() {
+        try {
+            if (requests.tryAcquire(config.maxInFlight(), 60, TimeUnit.SECONDS)) {
+                requests.release(config.maxInFlight());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Checks a request against the protocol and the export; returns 0 or the errno to answer. */
+    private int check(Request r) {
+        int allowed = switch (r.type()) {
+            case Nbd.CMD_READ -> session.structured() ? Nbd.CMD_FLAG_DF : 0;
+            case Nbd.CMD_WRITE, Nbd.CMD_TRIM, Nbd.CMD_FLUSH -> Nbd.CMD_FLAG_FUA;
+            case Nbd.CMD_WRITE_ZEROES -> Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_NO_HOLE | Nbd.CMD_FLAG_FAST_ZERO;
+            case Nbd.CMD_BLOCK_STATUS -> Nbd.CMD_FLAG_REQ_ONE;
+            case Nbd.CMD_CACHE -> 0;
+            default -> -1;
+        };
+        if (allowed < 0 || (r.flags() & ~allowed) != 0) {
+            return Nbd.EINVAL;
+        }
+        if (r.type() == Nbd.CMD_FLUSH) {
+            return r.offset() == 0 && r.length() == 0 ? 0 : Nbd.EINVAL;
+        }
+        if (r.type() == Nbd.CMD_BLOCK_STATUS && (session.allocationContext() == 0 || r.length() == 0)) {
+            return Nbd.EINVAL; // no metadata context was negotiated, or nothing asked
+        }
+        boolean carries = r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_CACHE;
+        if (carries && r.length() > config.maxRequestBytes()) {
+            // over the advertised maximum block size: EOVERFLOW only for a DF read, as the protocol says
+            return r.type() == Nbd.CMD_READ && r.hasFlag(Nbd.CMD_FLAG_DF) ? Nbd.EOVERFLOW : Nbd.EINVAL;
+        }
+        long size = session.volume().size();
+        if (r.offset() < 0 || r.offset() > size || r.length() > size - r.offset()) {
+            return r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_WRITE_ZEROES ? Nbd.ENOSPC : Nbd.EINVAL;
+        }
+        return 0;
+    }
+
+    private String errorMessage(Request r, int error) {
+        return Nbd.commandName(r.type()) + " of " + r.length() + " bytes at " + r.offset() + " refused (errno " + error + ")";
+    }
+
+    /** Runs one request on a worker thread and sends its reply. */
+    private void serve(Request r, ByteBuffer payload) {
+        Volume v = session.volume();
+        try {
+            switch (r.type()) {
+                case Nbd.CMD_READ -> read(r, v);
+                case Nbd.CMD_WRITE -> {
+                    v.write(r.offset(), payload, r.hasFlag(Nbd.CMD_FLAG_FUA));
+                    replyOk(r);
+                }
+                case Nbd.CMD_FLUSH -> {
+                    v.flush();
+                    replyOk(r);
+                }
+                case Nbd.CMD_TRIM -> {
+                    v.trim(r.offset(), r.length());
+                    if (r.hasFlag(Nbd.CMD_FLAG_FUA)) {
+                        v.flush();
+                    }
+                    replyOk(r);
+                }
+                case Nbd.CMD_WRITE_ZEROES -> writeZeroes(r, v);
+                case Nbd.CMD_BLOCK_STATUS -> blockStatus(r, v);
+                case Nbd.CMD_CACHE -> {
+                    v.read(r.offset(), (int) r.length()); // warms the chunk cache
+                    replyOk(r);
+                }
+                default -> replyError(r, Nbd.EINVAL, "unknown command");
+            }
+        } catch (Throwable e) {
+            int errno = Errno.of(e, r.type());
+            if (errno == Nbd.EIO) {
+                log.warn("{}: {} {} bytes at {} on {} failed: {}", wire.describe(), Nbd.commandName(r.type()), r.length(), r.offset(),
+                        v.name(), e.toString());
+            }
+            try {
+                replyError(r, errno, e.getMessage() == null ? e.toString() : e.getMessage());
+            } catch (IOException sendFailed) {
+                wire.close();
+            }
+        }
+    }
+
+    private void read(Request r, Volume v) throws IOException {
+        ByteBuffer data = ByteBuffer.allocate((int) r.length());
+        v.read(r.offset(), data);
+        data.flip();
+        if (session.structured()) {
+            ByteBuffer h = ByteBuffer.allocate(StructuredReply.OFFSET_DATA_HEADER_LENGTH);
+            StructuredReply.offsetDataHeader(h, true, r.cookie(), r.offset(), data.remaining());
+            h.flip();
+            wire.write(h, data);
+        } else {
+            ByteBuffer h = ByteBuffer.allocate(SimpleReply.HEADER_LENGTH);
+            SimpleReply.encode(h, 0, r.cookie());
+            h.flip();
+            wire.write(h, data);
+        }
+    }
+
+    private void writeZeroes(Request r, Volume v) throws IOException {
+        boolean fua = r.hasFlag(Nbd.CMD_FLAG_FUA);
+        if (r.hasFlag(Nbd.CMD_FLAG_NO_HOLE)) {
+            // the client wants the zeros allocated: that means writing them, which is not fast
+            if (r.hasFlag(Nbd.CMD_FLAG_FAST_ZERO)) {
+                replyError(r, Nbd.ENOTSUP, "zeroing without holes is not fast here");
+                return;
+            }
+            ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(r.length(), 1 << 20));
+            for (long done = 0; done < r.length(); ) {
+                int n = (int) Math.min(zeros.capacity(), r.length() - done);
+                v.write(r.offset() + done, zeros.clear().limit(n), false);
+                done += n;
+            }
+            if (fua) {
+                v.flush();
+            }
+        } else {
+            v.writeZeroes(r.offset(), r.length(), fua);
+        }
+        replyOk(r);
+    }
+
+    private void blockStatus(Request r, Volume v) throws IOException {
+        List<StatusExtent> extents = v.blockStatus(r.offset(), r.length());
+        int n = r.hasFlag(Nbd.CMD_FLAG_REQ_ONE) ? 1 : Math.min(extents.size(), MAX_DESCRIPTORS);
+        ByteBuffer b = ByteBuffer.allocate(StructuredReply.blockStatusLength(n));
+        StructuredReply.blockStatusHeader(b, true, r.cookie(), session.allocationContext(), n);
+        for (int i = 0; i < n; i++) {
+            StatusExtent e = extents.get(i);
+            StructuredReply.descriptor(b, e.length(), e.allocated() ? 0 : Nbd.STATE_HOLE | Nbd.STATE_ZERO);
+        }
+        b.flip();
+        wire.write(b);
+    }
+
+    private void replyOk(Request r) throws IOException {
+        if (session.structured()) {
+            ByteBuffer b = ByteBuffer.allocate(StructuredReplyHeader.LENGTH);
+            StructuredReply.none(b, r.cookie());
+            wire.write(b.flip());
+        } else {
+            ByteBuffer b = ByteBuffer.allocate(SimpleReply.HEADER_LENGTH);
+            SimpleReply.encode(b, 0, r.cookie());
+            wire.write(b.flip());
+        }
+    }
+
+    private void replyError(Request r, int errno, String message) throws IOException {
+        if (session.structured()) {
+            String m = message.length() > 512 ? message.substring(0, 512) : message;
+            wire.write(StructuredReply.error(true, r.cookie(), errno, m));
+        } else {
+            ByteBuffer b = ByteBuffer.allocate(SimpleReply.HEADER_LENGTH);
+            SimpleReply.encode(b, errno, r.cookie());
+            wire.write(b.flip());
+        }
+    }
+}
