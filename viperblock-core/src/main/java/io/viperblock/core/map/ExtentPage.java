@@ -37,24 +37,61 @@ final class ExtentPage {
         return start[i] + length[i];
     }
 
-    /** Index of the last extent starting at or before {@code block}, or -1. */
-    int floorIndex(long block) {
-        int lo = 0;
-        int hi = size - 1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            if (start[mid] <= block) {
-                lo = mid + 1;
-            } else {
-                hi = mid - 1;
+    /**
+     * Index of the last extent starting at or before {@code block}, or -1. {@code limit} bounds
+     * the starts from above (the next page's first start), so the position can be guessed by
+     * interpolation: a binary search of a page's 2 KiB of starts costs about five dependent cache
+     * misses, a good guess one or two. Clustered starts only cost a few more galloping steps.
+     */
+    int floorIndex(long block, long limit) {
+        if (size == 0 || block < start[0]) {
+            return -1;
+        }
+        int lo;
+        int hi;
+        // gallop from the guess to bracket the answer: start[lo] <= block < start[hi] (or hi == size)
+        int g = guess(block, limit);
+        if (start[g] <= block) {
+            lo = g;
+            hi = g + 1;
+            for (int step = 2; hi < size && start[hi] <= block; step <<= 1) {
+                lo = hi;
+                hi = lo + step;
+            }
+            hi = Math.min(hi, size);
+        } else {
+            hi = g;
+            lo = g - 1; // g > 0, as start[0] <= block
+            for (int step = 2; start[lo] > block; step <<= 1) {
+                hi = lo;
+                lo = Math.max(0, hi - step);
             }
         }
-        return hi;
+        while (hi - lo > 1) {
+            int mid = (lo + hi) >>> 1;
+            if (start[mid] <= block) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** Where block would be if the starts were evenly spread over [start[0], limit). */
+    private int guess(long block, long limit) {
+        double fraction = (double) (block - start[0]) / Math.max(1, limit - start[0]);
+        return (int) Math.min(size - 1, Math.max(0, (long) (fraction * size)));
+    }
+
+    /** An upper bound for the starts when the next page's first start is not at hand. */
+    long limit() {
+        return start[size - 1] + 1;
     }
 
     /** Index of the first extent starting at or after {@code block}, or size. */
-    int ceilingIndex(long block) {
-        int i = floorIndex(block);
+    int ceilingIndex(long block, long limit) {
+        int i = floorIndex(block, limit);
         return i >= 0 && start[i] == block ? i : i + 1;
     }
 
@@ -87,6 +124,15 @@ final class ExtentPage {
         shift(i, i + 1, size - i);
         set(i, s, l, t, p);
         size++;
+    }
+
+    /**
+     * Turns entries [from, to) into {@code count} slots (contents unspecified) for the caller to
+     * set, shifting the rest once; the caller has ensured capacity.
+     */
+    void replace(int from, int to, int count) {
+        shift(to, from + count, size - to);
+        size += count - (to - from);
     }
 
     void set(int i, long s, long l, long t, long p) {
@@ -161,6 +207,9 @@ final class ExtentPage {
     }
 
     private void shift(int from, int to, int count) {
+        if (from == to || count == 0) {
+            return;
+        }
         System.arraycopy(start, from, start, to, count);
         System.arraycopy(length, from, length, to, count);
         System.arraycopy(tag, from, tag, to, count);
