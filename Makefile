@@ -18,9 +18,11 @@ test:
 
 bench: build
 	scripts/bench
+	scripts/bench_nbd.py
 
 bench-quick: build
 	BENCH_QUICK=1 scripts/bench
+	scripts/bench_nbd.py --quick
 
 clean:
 	$(MVN) -q clean

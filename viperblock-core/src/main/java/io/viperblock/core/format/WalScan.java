@@ -97,21 +97,22 @@ public final class WalScan {
             return new ScanResult(size, 0, 0,
                     "file is shorter (" + size + " bytes) than the start offset " + startOffset + "", size);
         }
-        ByteBuffer header = ByteBuffer.allocate(WalRecord.RECORD_HEADER).order(ByteOrder.BIG_ENDIAN);
-        ByteBuffer payloadBuf = null;
+        // One large read serves many records (replay is bound by read calls, not bytes, for
+        // small records); each record is still checked whole before the visitor sees it.
+        Window window = new Window(file);
         CRC32C crc = new CRC32C();
         long offset = startOffset;
         long records = 0;
         long lastSeq = 0;
         while (offset < size) {
             String problem = null;
-            header.clear();
-            WalHeader.readFully(file, header, offset);
-            int got = header.position();
-            if (got < WalRecord.RECORD_HEADER) {
-                problem = Formats.allZero(header, 0, got) ? "zero-filled tail" : "truncated record header";
+            int h = window.at(offset, WalRecord.RECORD_HEADER);
+            if (h < 0) {
+                int got = window.available(offset);
+                problem = Formats.allZero(window.buf, window.index(offset), window.index(offset) + got) ? "zero-filled tail" : "truncated record header";
                 return result(offset, records, lastSeq, problem);
             }
+            ByteBuffer header = window.buf.slice(h, WalRecord.RECORD_HEADER).order(ByteOrder.BIG_ENDIAN);
             if (Formats.allZero(header, 0, WalRecord.RECORD_HEADER)) {
                 return result(offset, records, lastSeq, "zero-filled tail");
             }
@@ -131,29 +132,28 @@ public final class WalScan {
                         + recordLength + " bytes, " + (size - offset) + " left in the file");
             }
             crc.reset();
-            crc.update(header.array(), 4, WalRecord.RECORD_HEADER - 4);
+            crc.update(header.slice(4, WalRecord.RECORD_HEADER - 4));
+            // copy what the checks below need: reading the payload may move the window
+            boolean reservedZero = Formats.allZero(header, 5, 8);
             long pos = offset + WalRecord.RECORD_HEADER;
             long left = payloadLength;
             while (left > 0) {
-                if (payloadBuf == null) {
-                    payloadBuf = ByteBuffer.allocate(READ_BUFFER);
-                }
-                payloadBuf.clear().limit((int) Math.min(left, READ_BUFFER));
-                WalHeader.readFully(file, payloadBuf, pos);
-                if (payloadBuf.hasRemaining()) { // the file shrank under us
+                int piece = (int) Math.min(left, READ_BUFFER);
+                int at = window.at(pos, piece);
+                if (at < 0) { // the file shrank under us
                     return result(offset, records, lastSeq, "truncated record: payload cut off at "
-                            + (pos + payloadBuf.position()));
+                            + (pos + window.available(pos)));
                 }
-                crc.update(payloadBuf.flip());
-                pos += payloadBuf.limit();
-                left -= payloadBuf.limit();
+                crc.update(window.buf.slice(at, piece));
+                pos += piece;
+                left -= piece;
             }
             int computed = (int) crc.getValue();
             if (computed != stored) {
                 return result(offset, records, lastSeq, "bad record checksum (stored " + Formats.hex32(stored)
                         + ", computed " + Formats.hex32(computed) + ")");
             }
-            if (!Formats.allZero(header, 5, 8)) {
+            if (!reservedZero) {
                 return result(offset, records, lastSeq, "nonzero reserved bytes");
             }
             problem = WalRecord.checkRange(seq, firstBlock, count);
@@ -173,6 +173,41 @@ public final class WalScan {
             offset += recordLength;
         }
         return new ScanResult(offset, records, lastSeq, null, -1);
+    }
+
+    /**
+     * A read-ahead window over the file: bytes [start, start + length) are in {@code buf}.
+     * Confined to one scan.
+     */
+    private static final class Window {
+        final FsFile file;
+        final ByteBuffer buf = ByteBuffer.allocate(READ_BUFFER);
+        long start = -1;
+        int length;
+
+        Window(FsFile file) {
+            this.file = file;
+        }
+
+        /** Makes [offset, offset + n) available (n <= buffer size); its index in buf, or -1 if the file ends first. */
+        int at(long offset, int n) throws IOException {
+            if (start < 0 || offset < start || offset + n > start + length) {
+                buf.clear();
+                WalHeader.readFully(file, buf, offset);
+                start = offset;
+                length = buf.position();
+            }
+            return offset + n <= start + length ? (int) (offset - start) : -1;
+        }
+
+        /** Bytes available from offset (after a failed {@link #at}, the ones before the end). */
+        int available(long offset) {
+            return (int) Math.max(0, start + length - offset);
+        }
+
+        int index(long offset) {
+            return (int) (offset - start);
+        }
     }
 
     private static ScanResult result(long offset, long records, long lastSeq, String problem) {

@@ -84,6 +84,7 @@ public final class Volume implements AutoCloseable {
         this.blocks = meta.size() / BLOCK;
         this.chunks = new ChunkReader(store, keys::chunk, config.cacheBytes());
         this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease.epoch(), config);
+        wal.onSeal(consolidator::wakeUp);
         consolidator.start();
     }
 

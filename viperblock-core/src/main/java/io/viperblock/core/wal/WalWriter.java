@@ -54,6 +54,7 @@ public final class WalWriter implements AutoCloseable {
     private final AtomicLong pendingBytes = new AtomicLong();
     private final ByteBuffer headers = ByteBuffer.allocateDirect(WalRecord.RECORD_HEADER * 1024);
     private volatile WalSegment active;
+    private volatile Runnable sealListener = () -> { };
     private volatile long writtenSeq;
     private volatile long syncedSeq;
     private volatile IOException broken;
@@ -254,6 +255,7 @@ public final class WalWriter implements AutoCloseable {
         WalSegment next = newSegment(firstSeq);
         old.seal();
         active = next;
+        sealListener.run();
         return next;
     }
 
@@ -334,6 +336,11 @@ public final class WalWriter implements AutoCloseable {
         } finally {
             writeLock.unlock();
         }
+    }
+
+    /** Runs {@code listener} (it must not block) each time a segment is sealed: it is ready for consolidation. */
+    public void onSeal(Runnable listener) {
+        this.sealListener = listener;
     }
 
     /** The oldest sealed segment, or null. */
