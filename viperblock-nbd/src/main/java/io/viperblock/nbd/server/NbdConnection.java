@@ -236,6 +236,9 @@ final class NbdConnection implements Runnable {
                 }
                 default -> replyError(r, Nbd.EINVAL, "unknown command");
             }
+        } catch (WireChannel.SendFailedException e) {
+            // the reply could not go out: the client left (the channel is closed now); the request itself did not fail
+            log.debug("{}: reply to {} not sent: {}", wire.describe(), r, e.getMessage());
         } catch (Throwable e) {
             int errno = Errno.of(e, r.type());
             if (errno == Nbd.EIO) {

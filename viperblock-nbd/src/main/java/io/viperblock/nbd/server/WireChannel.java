@@ -16,8 +16,18 @@ final class WireChannel implements AutoCloseable {
     private final SocketChannel channel;
     private final ReentrantLock writeLock = new ReentrantLock();
 
+    /** The peer's address, taken while the channel is open (it is asked for in logs after closing too). */
+    private final String description;
+
     WireChannel(SocketChannel channel) {
         this.channel = channel;
+        String d;
+        try {
+            d = String.valueOf(channel.getRemoteAddress());
+        } catch (IOException e) {
+            d = "client";
+        }
+        this.description = d;
     }
 
     /** Fills {@code dst}; EOFException if the client went away. */
@@ -38,8 +48,14 @@ final class WireChannel implements AutoCloseable {
         }
     }
 
-    /** Writes every remaining byte of the buffers, as one reply that nothing else interleaves with. */
-    void write(ByteBuffer... bufs) throws IOException {
+    /**
+     * Writes every remaining byte of the buffers, as one reply that nothing else interleaves with.
+     * If that fails the client is gone or the stream is broken (a reply may be half sent), so the
+     * channel is closed: nothing more can be sent on it.
+     *
+     * @throws SendFailedException if the bytes could not be sent
+     */
+    void write(ByteBuffer... bufs) throws SendFailedException {
         writeLock.lock();
         try {
             long left = 0;
@@ -49,8 +65,18 @@ final class WireChannel implements AutoCloseable {
             while (left > 0) {
                 left -= channel.write(bufs);
             }
+        } catch (IOException e) {
+            close();
+            throw new SendFailedException(e);
         } finally {
             writeLock.unlock();
+        }
+    }
+
+    /** A reply could not be sent: the client went away (or the connection was closed). */
+    static final class SendFailedException extends IOException {
+        SendFailedException(IOException cause) {
+            super("cannot send to the client: " + cause, cause);
         }
     }
 
@@ -68,11 +94,7 @@ final class WireChannel implements AutoCloseable {
     }
 
     String describe() {
-        try {
-            return String.valueOf(channel.getRemoteAddress());
-        } catch (IOException e) {
-            return "client";
-        }
+        return description;
     }
 
     @Override
