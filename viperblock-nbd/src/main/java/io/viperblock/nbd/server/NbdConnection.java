@@ -45,10 +45,12 @@ final class NbdConnection implements Runnable {
     private final NbdServer server;
     private final Semaphore requests;
     private final Semaphore bytes;
+    private final BufferPool buffers;
     private volatile boolean handshakeDone;
     private Session session;
 
-    NbdConnection(WireChannel wire, Exports exports, NbdServerConfig config, ExecutorService workers, NbdServer server) {
+    NbdConnection(WireChannel wire, Exports exports, NbdServerConfig config, ExecutorService workers, BufferPool buffers, NbdServer server) {
+        this.buffers = buffers;
         this.wire = wire;
         this.exports = exports;
         this.config = config;
@@ -126,23 +128,32 @@ final class NbdConnection implements Runnable {
             ByteBuffer payload = null;
             try {
                 if (r.type() == Nbd.CMD_WRITE) {
-                    payload = ByteBuffer.allocate((int) r.length());
+                    payload = buffers.acquire((int) r.length());
                     wire.readFully(payload);
                     payload.flip();
                 }
             } catch (IOException e) {
+                buffers.release(payload);
                 release(carries ? units : 1);
                 throw e;
             }
             ByteBuffer data = payload;
             int held = carries ? units : 1;
-            workers.execute(() -> {
-                try {
-                    serve(r, data);
-                } finally {
-                    release(held);
-                }
-            });
+            try {
+                workers.execute(() -> {
+                    try {
+                        serve(r, data);
+                    } finally {
+                        buffers.release(data);
+                        release(held);
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // the server is shutting down: this request is not served, and no more are read
+                buffers.release(data);
+                release(held);
+                return;
+            }
         }
     }
 
@@ -254,9 +265,21 @@ final class NbdConnection implements Runnable {
     }
 
     private void read(Request r, Volume v) throws IOException {
-        ByteBuffer data = ByteBuffer.allocate((int) r.length());
-        v.read(r.offset(), data);
-        data.flip();
+        if (r.length() == 0) {
+            replyOk(r); // nothing to send; a structured reply may not carry an empty data chunk
+            return;
+        }
+        ByteBuffer data = buffers.acquire((int) r.length());
+        try {
+            v.read(r.offset(), data);
+            data.flip();
+            sendData(r, data);
+        } finally {
+            buffers.release(data);
+        }
+    }
+
+    private void sendData(Request r, ByteBuffer data) throws IOException {
         if (session.structured()) {
             ByteBuffer h = ByteBuffer.allocate(StructuredReply.OFFSET_DATA_HEADER_LENGTH);
             StructuredReply.offsetDataHeader(h, true, r.cookie(), r.offset(), data.remaining());

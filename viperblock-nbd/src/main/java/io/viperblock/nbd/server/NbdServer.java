@@ -34,6 +34,7 @@ public final class NbdServer implements AutoCloseable {
     private final Exports exports;
     private final NbdServerConfig config;
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
+    private final BufferPool buffers = new BufferPool();
     private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("nbd-timer").factory());
     private final List<ServerSocketChannel> listeners = new CopyOnWriteArrayList<>();
@@ -94,27 +95,38 @@ public final class NbdServer implements AutoCloseable {
                 }
                 continue;
             }
+            NbdConnection c = null;
             try {
                 if (tcp) {
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 }
-                NbdConnection c = new NbdConnection(new WireChannel(ch), exports, config, workers, this);
+                c = new NbdConnection(new WireChannel(ch), exports, config, workers, buffers, this);
                 connections.add(c);
+                NbdConnection conn = c;
                 timers.schedule(() -> {
-                    if (!c.handshakeDone()) {
+                    if (!conn.handshakeDone()) {
                         log.info("closing a connection whose handshake took over {}", config.handshakeTimeout());
-                        c.close();
+                        conn.close();
                     }
                 }, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
                 Thread.ofVirtual().name("nbd-conn").start(c);
             } catch (IOException | RuntimeException e) {
-                log.warn("could not set up a connection: {}", e.toString());
-                try {
-                    ch.close();
-                } catch (IOException ignored) {
-                    // nothing more to do for it
+                if (!closing) {
+                    log.warn("could not set up a connection: {}", e.toString());
                 }
+                if (c != null) {
+                    connections.remove(c);
+                }
+                closeQuietly(ch);
             }
+        }
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // nothing more to do for it
         }
     }
 
