@@ -24,19 +24,26 @@ public final class ChunkReader {
 
     private final ObjectStore store;
     private final LongFunction<String> chunkKey;
-    private final Cache<BlockKey, byte[]> blocks;
+    private final Cache<Long, byte[]> blocks;
     private final Cache<Long, ChunkFooter> footers;
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
     private final LongAdder storeReads = new LongAdder();
     private final LongAdder storeBytes = new LongAdder();
 
-    private record BlockKey(long chunkSeq, int index) {}
+    /**
+     * The cache key of block {@code index} of chunk {@code chunkSeq}: one long (a chunk has at
+     * most 1024 blocks), whose hash spreads well; a (seq, index) record's hash collides a lot for
+     * neighbouring chunks, which turned the cache's hash bins into trees.
+     */
+    private static long key(long chunkSeq, int index) {
+        return chunkSeq << 10 | index;
+    }
 
     public ChunkReader(ObjectStore store, LongFunction<String> chunkKey, long cacheBytes) {
         this.store = store;
         this.chunkKey = chunkKey;
-        this.blocks = Caffeine.newBuilder().maximumWeight(Math.max(0, cacheBytes)).weigher((BlockKey k, byte[] v) -> v.length + 48).build();
+        this.blocks = Caffeine.newBuilder().maximumWeight(Math.max(0, cacheBytes)).weigher((Long k, byte[] v) -> v.length + 48).build();
         // footers are small (24 bytes a block); keep those of up to ~4096 chunks (16 GiB of data)
         this.footers = Caffeine.newBuilder().maximumSize(4096).build();
     }
@@ -49,7 +56,7 @@ public final class ChunkReader {
     public void read(long chunkSeq, int chunkBlocks, int index, int count, long firstBlock, ByteBuffer dst) throws IOException {
         int i = 0;
         while (i < count) {
-            byte[] cached = blocks.getIfPresent(new BlockKey(chunkSeq, index + i));
+            byte[] cached = blocks.getIfPresent(key(chunkSeq, index + i));
             if (cached != null) {
                 hits.increment();
                 dst.put(cached);
@@ -57,7 +64,7 @@ public final class ChunkReader {
                 continue;
             }
             int run = 1;
-            while (i + run < count && blocks.getIfPresent(new BlockKey(chunkSeq, index + i + run)) == null) {
+            while (i + run < count && blocks.getIfPresent(key(chunkSeq, index + i + run)) == null) {
                 run++;
             }
             misses.add(run);
@@ -85,7 +92,7 @@ public final class ChunkReader {
             footer.verifyBlock(index + j, block, key);
             byte[] copy = new byte[BLOCK];
             block.get(copy);
-            blocks.put(new BlockKey(chunkSeq, index + j), copy);
+            blocks.put(key(chunkSeq, index + j), copy);
             dst.put(copy);
         }
     }

@@ -5,8 +5,9 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Locks that serialise every change to a block (a partial write is a read-modify-write, and a
  * change must take its sequence number and update the dirty index as one step, or a lower
- * sequence number could land last). A stripe covers a 64 KiB group of blocks; a range locks its
- * stripes in ascending order, so two ranges can never deadlock. Thread-safe.
+ * sequence number could land last). A stripe covers a 64 KiB group of blocks; a range of groups
+ * maps to a run of stripes (wrapping at the end), which is locked in ascending stripe order, so
+ * two ranges can never deadlock. Locking allocates nothing. Thread-safe.
  */
 final class StripedLocks {
     private static final int STRIPES = 256;
@@ -20,28 +21,49 @@ final class StripedLocks {
         }
     }
 
-    /** Locks every stripe covering blocks [first, end); returns a token for {@link #unlock}. */
-    boolean[] lock(long first, long end) {
-        boolean[] taken = new boolean[STRIPES];
-        long groups = ((end - 1) >>> GROUP_SHIFT) - (first >>> GROUP_SHIFT) + 1;
-        if (groups >= STRIPES) {
-            java.util.Arrays.fill(taken, true);
+    /**
+     * Locks every stripe covering blocks [first, end) and returns a token for {@link #unlock}:
+     * the first and last stripe of the run, packed.
+     */
+    long lock(long first, long end) {
+        long g0 = first >>> GROUP_SHIFT;
+        long g1 = (end - 1) >>> GROUP_SHIFT;
+        int a;
+        int b;
+        if (g1 - g0 + 1 >= STRIPES) {
+            a = 0;
+            b = STRIPES - 1;
         } else {
-            for (long g = first >>> GROUP_SHIFT; g <= (end - 1) >>> GROUP_SHIFT; g++) {
-                taken[(int) (g % STRIPES)] = true;
-            }
+            a = (int) (g0 % STRIPES);
+            b = (int) (g1 % STRIPES);
         }
-        for (int i = 0; i < STRIPES; i++) {
-            if (taken[i]) {
+        if (a <= b) {
+            for (int i = a; i <= b; i++) {
+                locks[i].lock();
+            }
+        } else { // the run wraps: [0, b] and [a, STRIPES) are the stripes, taken in ascending order
+            for (int i = 0; i <= b; i++) {
+                locks[i].lock();
+            }
+            for (int i = a; i < STRIPES; i++) {
                 locks[i].lock();
             }
         }
-        return taken;
+        return ((long) a << 32) | b;
     }
 
-    void unlock(boolean[] taken) {
-        for (int i = STRIPES - 1; i >= 0; i--) {
-            if (taken[i]) {
+    void unlock(long token) {
+        int a = (int) (token >>> 32);
+        int b = (int) token;
+        if (a <= b) {
+            for (int i = b; i >= a; i--) {
+                locks[i].unlock();
+            }
+        } else {
+            for (int i = STRIPES - 1; i >= a; i--) {
+                locks[i].unlock();
+            }
+            for (int i = b; i >= 0; i--) {
                 locks[i].unlock();
             }
         }

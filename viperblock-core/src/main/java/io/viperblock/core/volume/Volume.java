@@ -291,7 +291,7 @@ public final class Volume implements AutoCloseable {
     private void change(long offset, long length, int type, ByteBuffer data) throws IOException {
         long first = offset / BLOCK;
         long end = (offset + length + BLOCK - 1) / BLOCK;
-        boolean[] locked = stripes.lock(first, end);
+        long locked = stripes.lock(first, end);
         try {
             if (type == WalRecord.WRITE) {
                 writeLocked(offset, data);

@@ -21,8 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An NBD server over TCP and Unix sockets. Each connection has a reader thread (virtual) and its
- * requests run on virtual worker threads. A connection that does not finish its handshake within
+ * An NBD server over TCP and Unix sockets. Each connection has a reader thread and its requests
+ * run on a shared pool of worker threads. A connection that does not finish its handshake within
  * the configured time is closed. Client input can only ever end its own connection.
  *
  * <p>Thread-safety: listeners and connections are kept in concurrent collections; {@link #close}
@@ -33,6 +33,11 @@ public final class NbdServer implements AutoCloseable {
 
     private final Exports exports;
     private final NbdServerConfig config;
+    /**
+     * Platform threads, reused: requests block in file I/O and fsync, which would pin virtual
+     * threads' carriers anyway, and a blocking socket read on a platform thread is one system call
+     * where a virtual thread goes through the poller.
+     */
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
     private final BufferPool buffers = new BufferPool();
     private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
@@ -109,7 +114,7 @@ public final class NbdServer implements AutoCloseable {
                         conn.close();
                     }
                 }, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
-                Thread.ofVirtual().name("nbd-conn").start(c);
+                Thread.ofPlatform().daemon().name("nbd-conn-" + ch.getRemoteAddress()).start(c);
             } catch (IOException | RuntimeException e) {
                 if (!closing) {
                     log.warn("could not set up a connection: {}", e.toString());

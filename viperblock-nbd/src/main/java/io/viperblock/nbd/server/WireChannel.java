@@ -10,11 +10,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * One client's socket: blocking reads by the connection's reader thread, and replies written
  * whole (gathering writes) under a lock, so replies from many workers never interleave.
  *
- * <p>Thread-safety: reads are confined to the reader thread; writes are guarded by {@code writeLock}.
+ * <p>Thread-safety: reads (and the input buffer) are confined to the reader thread; writes are
+ * guarded by {@code writeLock}.
  */
 final class WireChannel implements AutoCloseable {
     private final SocketChannel channel;
     private final ReentrantLock writeLock = new ReentrantLock();
+    /** Bytes read from the socket and not yet consumed, between position and limit. */
+    private final ByteBuffer in = ByteBuffer.allocateDirect(128 << 10).flip();
 
     /** The peer's address, taken while the channel is open (it is asked for in logs after closing too). */
     private final String description;
@@ -30,12 +33,35 @@ final class WireChannel implements AutoCloseable {
         this.description = d;
     }
 
-    /** Fills {@code dst}; EOFException if the client went away. */
+    /**
+     * Fills {@code dst}; EOFException if the client went away. Reads go through a buffer, so the
+     * headers and small payloads of many pipelined requests arrive with one read call; a payload
+     * larger than the buffer is read straight into {@code dst}.
+     */
     void readFully(ByteBuffer dst) throws IOException {
+        if (in.hasRemaining()) {
+            int n = Math.min(in.remaining(), dst.remaining());
+            dst.put(dst.position(), in, in.position(), n);
+            dst.position(dst.position() + n);
+            in.position(in.position() + n);
+        }
         while (dst.hasRemaining()) {
-            if (channel.read(dst) < 0) {
+            if (dst.remaining() >= in.capacity()) {
+                if (channel.read(dst) < 0) {
+                    throw new EOFException("client closed the connection");
+                }
+                continue;
+            }
+            in.clear();
+            if (channel.read(in) < 0) {
+                in.flip();
                 throw new EOFException("client closed the connection");
             }
+            in.flip();
+            int n = Math.min(in.remaining(), dst.remaining());
+            dst.put(dst.position(), in, in.position(), n);
+            dst.position(dst.position() + n);
+            in.position(in.position() + n);
         }
     }
 
