@@ -29,7 +29,8 @@ clean:
 
 .PHONY: run
 # Serves the 1 GiB volume "demo" from the embedded default store (data/ under the project).
-run: build
+run:
+	@echo "building..."; $(MVN) -q -DskipTests package
 	@bin/vblock info demo >/dev/null 2>&1 || bin/vblock create demo --size 1G
 	@echo "attach with: qemu-img info nbd://127.0.0.1:10809/demo   (Ctrl-C stops the server)"
 	@bin/vblock serve demo
