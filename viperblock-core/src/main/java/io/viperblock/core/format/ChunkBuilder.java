@@ -21,6 +21,9 @@ public final class ChunkBuilder {
 
     private final long chunkSeq;
     private final long epoch;
+    /** Bytes of the largest chunk object (1024 blocks, footer and trailer). */
+    public static final int CAPACITY = ChunkFooter.objectSize(ChunkFooter.MAX_BLOCKS);
+
     private final ByteBuffer buf;
     private final long[] blocks = new long[ChunkFooter.MAX_BLOCKS];
     private final long[] seqs = new long[ChunkFooter.MAX_BLOCKS];
@@ -35,17 +38,27 @@ public final class ChunkBuilder {
 
     /** A builder whose buffer is direct if {@code direct}. */
     public ChunkBuilder(long chunkSeq, long epoch, boolean direct) {
+        this(chunkSeq, epoch, direct ? ByteBuffer.allocateDirect(CAPACITY) : ByteBuffer.allocate(CAPACITY));
+    }
+
+    /**
+     * A builder writing into {@code buffer} (at least {@link #CAPACITY} bytes), so a caller can
+     * reuse buffers across chunks; the buffer belongs to the builder until the finished object
+     * has been stored.
+     */
+    public ChunkBuilder(long chunkSeq, long epoch, ByteBuffer buffer) {
         if (chunkSeq < 1) {
             throw new IllegalArgumentException("chunk seq must be >= 1: " + chunkSeq);
         }
         if (epoch < 0) {
             throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
         }
+        if (buffer.capacity() < CAPACITY) {
+            throw new IllegalArgumentException("a chunk buffer needs " + CAPACITY + " bytes, got " + buffer.capacity());
+        }
         this.chunkSeq = chunkSeq;
         this.epoch = epoch;
-        int capacity = ChunkFooter.objectSize(ChunkFooter.MAX_BLOCKS);
-        this.buf = (direct ? ByteBuffer.allocateDirect(capacity) : ByteBuffer.allocate(capacity))
-                .order(ByteOrder.BIG_ENDIAN);
+        this.buf = buffer.clear().order(ByteOrder.BIG_ENDIAN);
     }
 
     /**

@@ -19,7 +19,10 @@ import java.util.Optional;
  */
 public interface ObjectStore extends AutoCloseable {
 
-    /** Stores the remaining bytes of {@code data} under {@code key}, replacing any object there. */
+    /**
+     * Stores the remaining bytes of {@code data} under {@code key}, replacing any object there.
+     * The store keeps no reference to {@code data} once this returns (callers reuse buffers).
+     */
     void put(String key, ByteBuffer data) throws IOException;
 
     /**

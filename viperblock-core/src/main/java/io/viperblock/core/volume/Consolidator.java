@@ -59,6 +59,8 @@ final class Consolidator implements AutoCloseable {
     private final VolumeConfig config;
     private final ExecutorService uploaders;
     private final Semaphore uploadSlots;
+    /** Direct chunk buffers, reused: one per upload slot plus the one being filled. */
+    private final java.util.concurrent.BlockingQueue<ByteBuffer> chunkBuffers;
     private final ReentrantLock passLock = new ReentrantLock();
     private final ReentrantLock signalLock = new ReentrantLock();
     private final Condition wake = signalLock.newCondition();
@@ -85,6 +87,7 @@ final class Consolidator implements AutoCloseable {
         this.uploaders = Executors.newFixedThreadPool(config.uploadParallelism(),
                 Thread.ofPlatform().daemon().name("vb-upload-" + keys.volume() + "-", 0).factory());
         this.uploadSlots = new Semaphore(config.uploadParallelism());
+        this.chunkBuffers = new java.util.concurrent.ArrayBlockingQueue<>(config.uploadParallelism() + 1);
         this.thread = Thread.ofPlatform().daemon().name("vb-consolidate-" + keys.volume()).unstarted(this::loop);
     }
 
@@ -219,7 +222,7 @@ final class Consolidator implements AutoCloseable {
                 for (long j = 0; j < run[1]; j++) {
                     if (builder == null) {
                         chunkSeq = nextSeq.getAndIncrement();
-                        builder = new ChunkBuilder(chunkSeq, epoch);
+                        builder = new ChunkBuilder(chunkSeq, epoch, chunkBuffer());
                     }
                     if (entryOffset < 0) {
                         entryStart = run[0] + j;
@@ -272,11 +275,19 @@ final class Consolidator implements AutoCloseable {
         checkpoints.increment();
     }
 
+    /** A direct buffer for the next chunk: a reused one, or a new one while fewer than the pool's size exist. */
+    private ByteBuffer chunkBuffer() {
+        ByteBuffer b = chunkBuffers.poll();
+        return b != null ? b : ByteBuffer.allocateDirect(ChunkBuilder.CAPACITY);
+    }
+
+    /** Uploads a finished chunk; its buffer goes back to the pool once the store has it. */
     private Future<?> upload(long chunkSeq, ByteBuffer object) throws IOException {
         try {
             uploadSlots.acquire();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            chunkBuffers.offer(object.clear());
             throw new java.io.InterruptedIOException("interrupted while uploading chunks");
         }
         try {
@@ -288,6 +299,7 @@ final class Consolidator implements AutoCloseable {
                     bytesWritten.add(size);
                     return null;
                 } finally {
+                    chunkBuffers.offer(object.clear()); // full pool: the buffer is left to the collector
                     uploadSlots.release();
                 }
             });
