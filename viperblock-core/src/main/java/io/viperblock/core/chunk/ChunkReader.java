@@ -21,6 +21,11 @@ import java.util.function.LongFunction;
  */
 public final class ChunkReader {
     private static final int BLOCK = Formats.BLOCK_SIZE;
+    /**
+     * Runs of up to this many blocks are kept in the cache; longer ones are streaming reads that
+     * would only push out the blocks random readers come back to.
+     */
+    private static final int CACHED_RUN = 32;
 
     private final ObjectStore store;
     private final LongFunction<String> chunkKey;
@@ -76,13 +81,16 @@ public final class ChunkReader {
     private void fetch(long chunkSeq, int chunkBlocks, int index, int run, long firstBlock, ByteBuffer dst) throws IOException {
         String key = chunkKey.apply(chunkSeq);
         ChunkFooter footer = footer(chunkSeq, chunkBlocks);
-        ByteBuffer data = store.get(key, (long) index * BLOCK, run * BLOCK);
+        // straight into the caller's buffer, checked there before the caller may use it
+        ByteBuffer data = dst.slice(dst.position(), run * BLOCK);
+        int got = store.read(key, (long) index * BLOCK, data);
         storeReads.increment();
-        storeBytes.add(data.remaining());
-        if (data.remaining() != run * BLOCK) {
-            throw new CorruptFormatException("chunk " + key + ": truncated: " + data.remaining() + " bytes at offset " + (long) index * BLOCK
+        storeBytes.add(got);
+        if (got != run * BLOCK) {
+            throw new CorruptFormatException("chunk " + key + ": truncated: " + got + " bytes at offset " + (long) index * BLOCK
                     + " where " + run * BLOCK + " were expected", key, (long) index * BLOCK);
         }
+        boolean keep = run <= CACHED_RUN;
         for (int j = 0; j < run; j++) {
             ByteBuffer block = data.slice(j * BLOCK, BLOCK);
             if (footer.block(index + j) != firstBlock + j) {
@@ -90,11 +98,13 @@ public final class ChunkReader {
                         + " but the map expects " + (firstBlock + j) + " there (offset " + (long) (index + j) * BLOCK + ")", key, (long) (index + j) * BLOCK);
             }
             footer.verifyBlock(index + j, block, key);
-            byte[] copy = new byte[BLOCK];
-            block.get(copy);
-            blocks.put(key(chunkSeq, index + j), copy);
-            dst.put(copy);
+            if (keep) {
+                byte[] copy = new byte[BLOCK];
+                block.get(copy);
+                blocks.put(key(chunkSeq, index + j), copy);
+            }
         }
+        dst.position(dst.position() + run * BLOCK);
     }
 
     private ChunkFooter footer(long chunkSeq, int chunkBlocks) throws IOException {

@@ -165,6 +165,23 @@ public final class FileStore implements ObjectStore {
     }
 
     @Override
+    public int read(String key, long offset, ByteBuffer dst) throws IOException {
+        if (offset < 0) {
+            throw new IllegalArgumentException("invalid range of object " + key + ": offset " + offset + " must not be negative");
+        }
+        Path p = path(key);
+        try (FsFile file = openObject(key, p)) {
+            int start = dst.position();
+            if (offset < file.size()) {
+                file.read(dst, offset);
+            }
+            return dst.position() - start;
+        } catch (IOException e) {
+            throw failure("reading", key, null, null, e);
+        }
+    }
+
+    @Override
     public ByteBuffer get(String key, long offset, int length) throws IOException {
         if (offset < 0 || length < 0) {
             throw new IllegalArgumentException("invalid range of object " + key + ": offset " + offset

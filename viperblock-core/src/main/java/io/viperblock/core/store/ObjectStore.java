@@ -40,6 +40,18 @@ public interface ObjectStore extends AutoCloseable {
      */
     ByteBuffer get(String key, long offset, int length) throws IOException;
 
+    /**
+     * Reads bytes of the object from {@code offset} into {@code dst} until it is full or the
+     * object ends; returns the number of bytes read. Stores that can read into the caller's
+     * buffer without an intermediate copy override this.
+     */
+    default int read(String key, long offset, ByteBuffer dst) throws IOException {
+        ByteBuffer b = get(key, offset, dst.remaining());
+        int n = b.remaining();
+        dst.put(b);
+        return n;
+    }
+
     /** Size of the object, or empty if it does not exist. */
     Optional<ObjectInfo> head(String key) throws IOException;
 

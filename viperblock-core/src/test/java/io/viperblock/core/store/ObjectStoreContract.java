@@ -106,6 +106,23 @@ public abstract class ObjectStoreContract {
     }
 
     @Test
+    void readIntoACallersBuffer() throws IOException {
+        store.put("k", bytes("0123456789"));
+        for (ByteBuffer dst : new ByteBuffer[] {ByteBuffer.allocate(8), ByteBuffer.allocateDirect(8)}) {
+            dst.position(2).limit(6);
+            assertEquals(4, store.read("k", 3, dst));
+            assertEquals(6, dst.position(), "the buffer's position moves past what was read");
+            dst.flip().position(2);
+            assertEquals("3456", string(dst.slice()));
+            dst.clear();
+            assertEquals(3, store.read("k", 7, dst), "the object ends first");
+            assertEquals(0, store.read("k", 10, dst.clear()), "an offset at or past the end reads nothing");
+            assertEquals(0, store.read("k", 99, dst.clear()));
+        }
+        assertThrows(NoSuchObjectException.class, () -> store.read("absent", 0, ByteBuffer.allocate(3)));
+    }
+
+    @Test
     void head() throws IOException {
         assertEquals(Optional.empty(), store.head("k"));
         store.put("k", bytes("abc"));
