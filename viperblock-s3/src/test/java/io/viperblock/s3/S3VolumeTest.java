@@ -159,6 +159,57 @@ class S3VolumeTest {
         }
     }
 
+    /**
+     * 507 Insufficient Storage on every PUT, end to end: the consolidator's uploads fail, writers
+     * get ENOSPC once the WAL bound is reached, acknowledged writes stay readable; when the server
+     * takes PUTs again, drain catches up and a reopen reads everything from S3.
+     */
+    @Test
+    void insufficientStorageTurnsIntoNoSpaceForWritersAndLosesNothing() throws Exception {
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "").withMaxRetries(1))) {
+            VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE,
+                    smallConfig().withBackpressureTimeout(Duration.ofSeconds(20)));
+            mgr.create("v", 16 << 20);
+            Volume v = mgr.open("v");
+            int written = 0;
+            io.viperblock.core.NoSpaceException full = null;
+            try {
+                proxy.inject((method, bucket, key) -> "PUT".equals(method)
+                        ? S3ProxyFixture.Answer.error(507, "InsufficientStorage") : null);
+                for (int i = 0; i < 16 && full == null; i++) {
+                    try {
+                        v.write((long) i << 20, pattern(1 << 20, i), false);
+                        written++;
+                    } catch (io.viperblock.core.NoSpaceException e) {
+                        full = e;
+                    }
+                }
+            } finally {
+                proxy.inject(null);
+            }
+            assertTrue(full != null, "writes past the WAL bound must fail with ENOSPC while the store is full");
+            System.out.println("S3 507: " + written + " MiB acknowledged, then: " + full.getMessage());
+            for (int i = 0; i < written; i++) {
+                assertArrayEquals(pattern(1 << 20, i), v.read((long) i << 20, 1 << 20), "acknowledged write " + i);
+            }
+            v.drain(); // the server takes PUTs again: consolidation catches up, and writes succeed again
+            v.write(15L << 20, pattern(1 << 20, 15), true);
+            v.close();
+            try (Volume again = new VolumeManager(store, tmp.resolve("node2"), NioFs.INSTANCE, smallConfig()).open("v")) {
+                for (int i = 0; i < written; i++) {
+                    assertArrayEquals(pattern(1 << 20, i), again.read((long) i << 20, 1 << 20), "on another node, write " + i);
+                }
+                assertArrayEquals(pattern(1 << 20, 15), again.read(15L << 20, 1 << 20));
+            }
+        }
+    }
+
+    private static byte[] pattern(int length, int seed) {
+        byte[] b = new byte[length];
+        new SplittableRandom(seed).nextBytes(b);
+        return b;
+    }
+
     /** An offset and length inside the volume: often block-aligned, often tiny, sometimes 1 MiB. */
     static long[] randomRange(SplittableRandom rnd) {
         int len = switch (rnd.nextInt(4)) {
