@@ -214,7 +214,7 @@ public final class S3Store implements ObjectStore {
         }
         try {
             ResponseBytes<GetObjectResponse> r = s3.getObjectAsBytes(GetObjectRequest.builder()
-                    .bucket(config.bucket()).key(k).range("bytes=" + offset + "-" + (offset + length - 1)).build());
+                    .bucket(config.bucket()).key(k).range("bytes=" + offset + "-" + (offset > Long.MAX_VALUE - length ? Long.MAX_VALUE : offset + length - 1)).build());
             byte[] b = r.asByteArrayUnsafe();
             if (r.response().contentRange() == null && b.length > length) {
                 // a server that ignored the Range header sent the whole object

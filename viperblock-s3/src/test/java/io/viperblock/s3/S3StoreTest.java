@@ -60,12 +60,25 @@ class S3StoreTest {
                     () -> store.delete("k")}) {
                 IOException e = assertThrows(IOException.class, r::run);
                 String msg = e.getMessage();
+                System.out.println("wrong secret: " + msg);
                 assertTrue(msg.contains(bucket), msg);
                 assertTrue(msg.contains(proxy.endpoint().toString()), msg);
                 assertTrue(msg.contains("check the credentials"), msg);
                 assertFalse(everything(e).contains(wrongSecret), "the secret appears in the exception: " + everything(e));
                 assertFalse(everything(e).contains(S3ProxyFixture.CREDENTIAL));
             }
+        }
+    }
+
+    @Test
+    void aWrongSecretReachesTheVolumeManagerAsTheSameMessage(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        String bucket = proxy.newBucket();
+        try (S3Store store = new S3Store(proxy.config(bucket, "").withSecretKey("wrong-secret-Pq7Rt5Xy"))) {
+            var mgr = new io.viperblock.core.volume.VolumeManager(store, tmp);
+            IOException e = assertThrows(IOException.class, () -> mgr.create("vol", 1 << 20));
+            System.out.println("create with a wrong secret: " + e);
+            assertTrue(e.getMessage().contains("check the credentials") && e.getMessage().contains(bucket), e.getMessage());
+            assertFalse(everything(e).contains("wrong-secret-Pq7Rt5Xy"));
         }
     }
 
@@ -139,6 +152,7 @@ class S3StoreTest {
             assertEquals(ByteBuffer.wrap(data, 4096 * 3, 8192), store.get("chunk", 4096 * 3, 8192));
             assertEquals(ByteBuffer.wrap(data, data.length - 10, 10), store.get("chunk", data.length - 10, 4096));
             assertEquals(0, store.get("chunk", data.length, 1).remaining());
+            assertEquals(0, store.get("chunk", Long.MAX_VALUE - 1, 4096).remaining());
         }
     }
 
