@@ -1,0 +1,195 @@
+package io.viperblock.s3;
+
+import io.viperblock.core.store.ObjectKeys;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Where an {@link S3Store} keeps its objects and how it reaches them. Immutable.
+ *
+ * <p>The secret key is never printed: {@link #toString()} masks it, and no message of the store
+ * contains it.
+ *
+ * @param bucket          the bucket (must exist)
+ * @param prefix          prepended to every key: empty, or a valid key prefix such as {@code "vb/"}
+ * @param endpoint        the S3 endpoint (an S3-compatible server), or null for AWS's own endpoint of the region
+ * @param region          the signing region, e.g. {@code us-east-1}
+ * @param accessKey       the access key id
+ * @param secretKey       the secret access key (never printed)
+ * @param pathStyle       address buckets as {@code endpoint/bucket/key} rather than {@code bucket.endpoint/key};
+ *                        most S3-compatible servers need this
+ * @param connectTimeout  to open a TCP connection
+ * @param requestTimeout  one attempt of one request, including the transfer of a 4 MiB chunk
+ * @param maxRetries      retries after the first attempt of a request that failed with a 5xx, a
+ *                        throttling error or an I/O error (the SDK's standard backoff between them)
+ */
+public record S3Config(
+        String bucket,
+        String prefix,
+        URI endpoint,
+        String region,
+        String accessKey,
+        String secretKey,
+        boolean pathStyle,
+        Duration connectTimeout,
+        Duration requestTimeout,
+        int maxRetries) {
+
+    public static final String DEFAULT_REGION = "us-east-1";
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(60);
+    public static final int DEFAULT_MAX_RETRIES = 5;
+
+    public S3Config {
+        if (bucket == null || bucket.isBlank()) {
+            throw new IllegalArgumentException("S3 bucket is empty");
+        }
+        prefix = prefix == null ? "" : prefix;
+        try {
+            ObjectKeys.checkPrefix(prefix);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("invalid S3 key prefix \"" + prefix + "\": " + e.getMessage(), e);
+        }
+        if (region == null || region.isBlank()) {
+            region = DEFAULT_REGION;
+        }
+        if (accessKey == null || accessKey.isEmpty() || secretKey == null || secretKey.isEmpty()) {
+            throw new IllegalArgumentException("S3 credentials are missing: give both an access key and a secret key");
+        }
+        if (endpoint != null && (endpoint.getScheme() == null || endpoint.getHost() == null
+                || !(endpoint.getScheme().equals("http") || endpoint.getScheme().equals("https")))) {
+            throw new IllegalArgumentException("S3 endpoint must be an http:// or https:// URL with a host, got " + endpoint);
+        }
+        connectTimeout = positive("connectTimeout", connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout);
+        requestTimeout = positive("requestTimeout", requestTimeout == null ? DEFAULT_REQUEST_TIMEOUT : requestTimeout);
+        if (maxRetries < 0) {
+            throw new IllegalArgumentException("maxRetries must be >= 0, got " + maxRetries);
+        }
+    }
+
+    private static Duration positive(String what, Duration d) {
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(what + " must be positive, got " + d);
+        }
+        return d;
+    }
+
+    /** A configuration with the default region handling, timeouts and retries. */
+    public static S3Config of(String bucket, String prefix, URI endpoint, String region, String accessKey,
+            String secretKey, boolean pathStyle) {
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle,
+                DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_RETRIES);
+    }
+
+    public S3Config withPrefix(String p) {
+        return new S3Config(bucket, p, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, maxRetries);
+    }
+
+    public S3Config withSecretKey(String s) {
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, s, pathStyle, connectTimeout, requestTimeout, maxRetries);
+    }
+
+    public S3Config withTimeouts(Duration connect, Duration request) {
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connect, request, maxRetries);
+    }
+
+    public S3Config withMaxRetries(int n) {
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, n);
+    }
+
+    /** {@code s3://bucket/prefix (endpoint ...)}, for messages; no credentials. */
+    public String describe() {
+        return "s3://" + bucket + "/" + prefix + " (endpoint " + (endpoint == null ? "AWS " + region : endpoint) + ")";
+    }
+
+    /** Masks the secret key. */
+    @Override
+    public String toString() {
+        return "S3Config[bucket=" + bucket + ", prefix=" + prefix + ", endpoint=" + endpoint + ", region=" + region
+                + ", accessKey=" + accessKey + ", secretKey=****, pathStyle=" + pathStyle + ", connectTimeout="
+                + connectTimeout + ", requestTimeout=" + requestTimeout + ", maxRetries=" + maxRetries + "]";
+    }
+
+    /**
+     * Parses {@code s3://bucket/prefix} and takes the rest from the environment:
+     * <ul>
+     * <li>endpoint: {@code AWS_ENDPOINT_URL}, else {@code AWS_HOST} (a URL, or a host[:port] taken as
+     *     https); none means AWS itself. With an endpoint, path-style addressing is used (what
+     *     S3-compatible servers expect); without, virtual-hosted style.</li>
+     * <li>region: {@code AWS_REGION}, else {@code AWS_DEFAULT_REGION}, else us-east-1</li>
+     * <li>access key: {@code AWS_ACCESS_KEY_ID}, else {@code AWS_ACCESS_KEY}</li>
+     * <li>secret key: {@code AWS_SECRET_ACCESS_KEY}, else {@code AWS_SECRET_KEY}</li>
+     * <li>bucket: {@code AWS_BUCKET} when the URI names none ({@code s3://} or {@code s3:///prefix})</li>
+     * </ul>
+     * {@code AWS_PROFILE} is not read: keys must be given in the environment (profiles, instance
+     * roles and SSO are a later option). The prefix gets a trailing '/' if it has none.
+     */
+    public static S3Config fromUri(String uri, Map<String, String> env) {
+        Objects.requireNonNull(uri, "uri");
+        if (!uri.regionMatches(true, 0, "s3://", 0, 5)) {
+            throw new IllegalArgumentException("not an S3 store URI (expected s3://bucket/prefix): " + uri);
+        }
+        String rest = uri.substring(5);
+        int slash = rest.indexOf('/');
+        String bucket = slash < 0 ? rest : rest.substring(0, slash);
+        String prefix = slash < 0 ? "" : rest.substring(slash + 1);
+        if (bucket.isEmpty()) {
+            bucket = get(env, "AWS_BUCKET");
+            if (bucket == null) {
+                throw new IllegalArgumentException("the S3 URI " + uri + " names no bucket: use s3://bucket/prefix or set AWS_BUCKET");
+            }
+        }
+        if (!bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")) {
+            throw new IllegalArgumentException("invalid S3 bucket name \"" + bucket
+                    + "\": 3 to 63 characters of a-z 0-9 . -, starting and ending with a letter or digit");
+        }
+        if (!prefix.isEmpty() && !prefix.endsWith("/")) {
+            prefix = prefix + "/";
+        }
+        String endpointText = get(env, "AWS_ENDPOINT_URL");
+        if (endpointText == null) {
+            endpointText = get(env, "AWS_HOST");
+        }
+        URI endpoint = null;
+        if (endpointText != null) {
+            if (!endpointText.contains("://")) {
+                endpointText = "https://" + endpointText;
+            }
+            try {
+                endpoint = URI.create(endpointText);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("invalid S3 endpoint in AWS_ENDPOINT_URL/AWS_HOST: " + endpointText, e);
+            }
+        }
+        String region = get(env, "AWS_REGION");
+        if (region == null) {
+            region = get(env, "AWS_DEFAULT_REGION");
+        }
+        String accessKey = get(env, "AWS_ACCESS_KEY_ID");
+        if (accessKey == null) {
+            accessKey = get(env, "AWS_ACCESS_KEY");
+        }
+        String secretKey = get(env, "AWS_SECRET_ACCESS_KEY");
+        if (secretKey == null) {
+            secretKey = get(env, "AWS_SECRET_KEY");
+        }
+        if (accessKey == null || secretKey == null) {
+            String missing = accessKey == null && secretKey == null ? "access key and secret key"
+                    : accessKey == null ? "access key" : "secret key";
+            throw new IllegalArgumentException("no S3 " + missing + " for " + uri + ": set AWS_ACCESS_KEY_ID (or AWS_ACCESS_KEY)"
+                    + " and AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY)"
+                    + (get(env, "AWS_PROFILE") != null ? "; AWS_PROFILE is not supported yet" : ""));
+        }
+        return new S3Config(bucket, prefix, endpoint, region == null ? DEFAULT_REGION : region.toLowerCase(Locale.ROOT),
+                accessKey, secretKey, endpoint != null, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_RETRIES);
+    }
+
+    private static String get(Map<String, String> env, String name) {
+        String v = env.get(name);
+        return v == null || v.isBlank() ? null : v.trim();
+    }
+}

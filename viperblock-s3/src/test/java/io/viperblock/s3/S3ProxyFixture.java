@@ -1,0 +1,258 @@
+package io.viperblock.s3;
+
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+import java.io.IOException;
+import java.lang.reflect.Field;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.gaul.s3proxy.AuthenticationType;
+import org.gaul.s3proxy.S3Proxy;
+import org.gaul.shaded.org.eclipse.jetty.server.Request;
+import org.gaul.shaded.org.eclipse.jetty.server.Server;
+import org.gaul.shaded.org.eclipse.jetty.server.handler.HandlerWrapper;
+import org.jclouds.ContextBuilder;
+import org.jclouds.blobstore.BlobStore;
+import org.jclouds.blobstore.BlobStoreContext;
+
+/**
+ * A real s3proxy 2.6.0 in this JVM on 127.0.0.1 and an ephemeral port, over jclouds' in-memory
+ * "transient" blob store, with AWS V2/V4 authentication.
+ *
+ * <p>A handler in front of s3proxy's own can answer chosen requests with errors
+ * ({@link #inject}) and counts requests.
+ *
+ * <p>s3proxy 2.6.0 ignores {@code If-None-Match: *} on PUT: it overwrites and answers 200
+ * ({@link S3RawProxyTest} pins that down). Unless started raw, the handler gives such PUTs S3's
+ * semantics: under one lock, 412 PreconditionFailed if
+ * the object exists, else s3proxy stores it. (The 412 is answered before s3proxy checks the
+ * signature, and injected faults before it too; nothing here depends on that order.) The handler is inserted through the private
+ * {@code server} field of {@link S3Proxy}, as s3proxy offers no hook for it.
+ */
+final class S3ProxyFixture implements AutoCloseable {
+    static final String IDENTITY = "vb-test-access";
+    static final String CREDENTIAL = "vb-test-secret-Zq9xK2";
+
+    private static final AtomicInteger BUCKETS = new AtomicInteger();
+
+    private final BlobStoreContext context;
+    private final BlobStore blobStore;
+    private final S3Proxy proxy;
+    private final URI endpoint;
+    private final FixtureHandler handler;
+
+    private S3ProxyFixture(boolean conditionalWrites) throws Exception {
+        context = ContextBuilder.newBuilder("transient")
+                .credentials("unused", "unused")
+                .build(BlobStoreContext.class);
+        blobStore = context.getBlobStore();
+        proxy = S3Proxy.builder()
+                .blobStore(blobStore)
+                .endpoint(URI.create("http://127.0.0.1:0"))
+                .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, IDENTITY, CREDENTIAL)
+                .build();
+        handler = new FixtureHandler(blobStore, conditionalWrites);
+        Field f = S3Proxy.class.getDeclaredField("server");
+        f.setAccessible(true);
+        ((Server) f.get(proxy)).insertHandler(handler);
+        proxy.start();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!"STARTED".equals(proxy.getState())) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("s3proxy did not start: " + proxy.getState());
+            }
+            Thread.sleep(5);
+        }
+        endpoint = URI.create("http://127.0.0.1:" + proxy.getPort());
+    }
+
+    /** s3proxy with S3's conditional-create semantics added in front. */
+    static S3ProxyFixture start() throws Exception {
+        return new S3ProxyFixture(true);
+    }
+
+    /** s3proxy exactly as released. */
+    static S3ProxyFixture startRaw() throws Exception {
+        return new S3ProxyFixture(false);
+    }
+
+    URI endpoint() {
+        return endpoint;
+    }
+
+    BlobStore blobStore() {
+        return blobStore;
+    }
+
+    /** Creates a new, empty bucket and returns its name. */
+    String newBucket() {
+        String name = "vb-test-" + BUCKETS.incrementAndGet();
+        blobStore.createContainerInLocation(null, name);
+        return name;
+    }
+
+    /** Answers requests with errors chosen by {@code fault}, or clears it (null). */
+    void inject(Fault fault) {
+        handler.fault = fault;
+    }
+
+    /** Requests that reached this proxy (with or without an injected fault). */
+    int requests() {
+        return handler.requests.get();
+    }
+
+    /** An error to answer a request with, instead of s3proxy. */
+    interface Fault {
+        /**
+         * The answer for this request, or null to serve it. An {@link Answer#storeFirst} answer
+         * stores the PUT's body and then fails, as when an answer is lost on the way back.
+         */
+        Answer answer(String method, String bucket, String key);
+    }
+
+    record Answer(int status, String code, boolean storeFirst) {
+        static Answer error(int status, String code) {
+            return new Answer(status, code, false);
+        }
+    }
+
+    S3Config config(String bucket, String prefix) {
+        return S3Config.of(bucket, prefix, endpoint, "us-east-1", IDENTITY, CREDENTIAL, true)
+                .withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(30))
+                .withMaxRetries(2);
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            proxy.stop();
+        } finally {
+            context.close();
+        }
+    }
+
+    /**
+     * In front of s3proxy: injected faults, and If-None-Match: * on PUT (which s3proxy 2.6.0
+     * ignores) when asked for. Path-style requests only.
+     */
+    private static final class FixtureHandler extends HandlerWrapper {
+        private final BlobStore blobStore;
+        private final boolean conditionalWrites;
+        private final Object lock = new Object();
+        final java.util.concurrent.atomic.AtomicInteger requests = new java.util.concurrent.atomic.AtomicInteger();
+        volatile Fault fault;
+
+        FixtureHandler(BlobStore blobStore, boolean conditionalWrites) {
+            this.blobStore = blobStore;
+            this.conditionalWrites = conditionalWrites;
+        }
+
+        @Override
+        public void handle(String target, Request baseRequest, HttpServletRequest request, HttpServletResponse response)
+                throws IOException, ServletException {
+            requests.incrementAndGet();
+            String path = request.getRequestURI().substring(1);
+            int slash = path.indexOf('/');
+            String bucket = URLDecoder.decode(slash < 0 ? path : path.substring(0, slash), StandardCharsets.UTF_8);
+            String key = slash < 0 ? "" : URLDecoder.decode(path.substring(slash + 1), StandardCharsets.UTF_8);
+            Fault f = fault;
+            Answer answer = f == null ? null : f.answer(request.getMethod(), bucket, key);
+            if (answer != null) {
+                if (answer.storeFirst()) {
+                    // s3proxy serves the request (it decodes the signed aws-chunked body); its answer is dropped
+                    super.handle(target, baseRequest, request, new DiscardingResponse(response));
+                }
+                error(baseRequest, response, answer.status(), answer.code(), "injected by the test");
+                return;
+            }
+            if (!conditionalWrites || !"PUT".equals(request.getMethod()) || !"*".equals(request.getHeader("If-None-Match"))) {
+                super.handle(target, baseRequest, request, response);
+                return;
+            }
+            synchronized (lock) {
+                if (blobStore.blobExists(bucket, key)) {
+                    error(baseRequest, response, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+                    return;
+                }
+                super.handle(target, baseRequest, request, response);
+            }
+        }
+
+        /** Takes a whole answer and sends none of it. */
+        private static final class DiscardingResponse extends jakarta.servlet.http.HttpServletResponseWrapper {
+            private final jakarta.servlet.ServletOutputStream sink = new jakarta.servlet.ServletOutputStream() {
+                @Override
+                public boolean isReady() {
+                    return true;
+                }
+
+                @Override
+                public void setWriteListener(jakarta.servlet.WriteListener listener) {}
+
+                @Override
+                public void write(int b) {}
+
+                @Override
+                public void write(byte[] b, int off, int len) {}
+            };
+
+            DiscardingResponse(HttpServletResponse response) {
+                super(response);
+            }
+
+            @Override
+            public jakarta.servlet.ServletOutputStream getOutputStream() {
+                return sink;
+            }
+
+            @Override
+            public java.io.PrintWriter getWriter() {
+                return new java.io.PrintWriter(java.io.Writer.nullWriter());
+            }
+
+            @Override
+            public void setStatus(int sc) {}
+
+            @Override
+            public void sendError(int sc) {}
+
+            @Override
+            public void sendError(int sc, String msg) {}
+
+            @Override
+            public void setHeader(String name, String value) {}
+
+            @Override
+            public void addHeader(String name, String value) {}
+
+            @Override
+            public void setContentType(String type) {}
+
+            @Override
+            public void setContentLength(int len) {}
+
+            @Override
+            public void setContentLengthLong(long len) {}
+
+            @Override
+            public void flushBuffer() {}
+        }
+
+        private static void error(Request baseRequest, HttpServletResponse response, int status, String code, String message)
+                throws IOException {
+            response.setStatus(status);
+            if (code != null) {
+                response.setContentType("application/xml");
+                response.getOutputStream().write(("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code
+                        + "</Code><Message>" + message + "</Message></Error>").getBytes(StandardCharsets.UTF_8));
+            }
+            baseRequest.setHandled(true);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package io.viperblock.s3;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.viperblock.core.store.StoreFullException;
+import io.viperblock.s3.S3ProxyFixture.Answer;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Errors answered by the server in front of s3proxy: retries, their limit, and the mapping. */
+class S3StoreFaultTest {
+    static S3ProxyFixture proxy;
+
+    @BeforeAll
+    static void startProxy() throws Exception {
+        proxy = S3ProxyFixture.start();
+    }
+
+    @AfterAll
+    static void stopProxy() throws Exception {
+        proxy.close();
+    }
+
+    @AfterEach
+    void clearFaults() {
+        proxy.inject(null);
+    }
+
+    private static ByteBuffer bytes(String s) {
+        return ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Fails the first {@code n} requests for {@code key} with {@code answer}. */
+    private static S3ProxyFixture.Fault first(int n, String key, Answer answer) {
+        AtomicInteger left = new AtomicInteger(n);
+        return (method, bucket, k) -> k.endsWith(key) && left.getAndDecrement() > 0 ? answer : null;
+    }
+
+    @Test
+    void transientServerErrorsAreRetried() throws Exception {
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "").withMaxRetries(3))) {
+            proxy.inject(first(2, "k", Answer.error(503, "SlowDown")));
+            store.put("k", bytes("v"));
+            proxy.inject(first(2, "k", Answer.error(500, "InternalError")));
+            assertEquals("v", StandardCharsets.UTF_8.decode(store.get("k")).toString());
+        }
+    }
+
+    @Test
+    void retriesStopAtTheLimitWithAnErrorNamingOperationKeyAndBucket() throws Exception {
+        String bucket = proxy.newBucket();
+        try (S3Store store = new S3Store(proxy.config(bucket, "").withMaxRetries(2))) {
+            proxy.inject((method, b, k) -> Answer.error(500, "InternalError"));
+            int before = proxy.requests();
+            IOException e = assertThrows(IOException.class, () -> store.put("some/key", bytes("v")));
+            assertEquals(3, proxy.requests() - before, "one attempt and two retries");
+            assertTrue(e.getMessage().contains("storing some/key") && e.getMessage().contains(bucket)
+                    && e.getMessage().contains("500"), e.getMessage());
+        }
+    }
+
+    @Test
+    void insufficientStorageIsStoreFull() throws Exception {
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "").withMaxRetries(2))) {
+            proxy.inject((method, b, k) -> "PUT".equals(method) ? Answer.error(507, "InsufficientStorage") : null);
+            int before = proxy.requests();
+            StoreFullException e = assertThrows(StoreFullException.class, () -> store.put("chunk/1", bytes("v")));
+            System.out.println("507: " + (proxy.requests() - before) + " attempts; " + e.getMessage());
+            assertTrue(e.getMessage().contains("chunk/1"), e.getMessage());
+            assertInstanceOf(StoreFullException.class, assertThrows(IOException.class, () -> store.putIfAbsent("lease/1", bytes("v"))));
+            proxy.inject((method, b, k) -> "PUT".equals(method) ? Answer.error(507, null) : null);
+            assertThrows(StoreFullException.class, () -> store.put("chunk/2", bytes("v")), "507 without a body");
+            proxy.inject((method, b, k) -> "PUT".equals(method) ? Answer.error(403, "QuotaExceeded") : null);
+            assertThrows(StoreFullException.class, () -> store.put("chunk/3", bytes("v")), "a quota error");
+        }
+    }
+
+    /**
+     * The object is stored but the answer is lost (a 500): the SDK retries, the retry meets the
+     * object and gets 412. It is our own object, so the conditional create succeeded.
+     */
+    @Test
+    void aConditionalCreateWhoseAnswerWasLostStillWins() throws Exception {
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "").withMaxRetries(2))) {
+            proxy.inject(first(1, "lease/7", new Answer(500, "InternalError", true)));
+            assertTrue(store.putIfAbsent("lease/7", bytes("mine")));
+            assertEquals("mine", StandardCharsets.UTF_8.decode(store.get("lease/7")).toString());
+            // ... but another writer's object, met on a retry, is a loss
+            store.delete("lease/8");
+            proxy.inject((method, b, k) -> {
+                if (k.endsWith("lease/8") && "PUT".equals(method) && proxy.blobStore().blobExists(b, k) == false) {
+                    proxy.blobStore().putBlob(b, proxy.blobStore().blobBuilder(k).payload("theirs".getBytes(StandardCharsets.UTF_8)).build());
+                    return Answer.error(503, "SlowDown");
+                }
+                return null;
+            });
+            assertFalse(store.putIfAbsent("lease/8", bytes("mine")));
+            assertEquals("theirs", StandardCharsets.UTF_8.decode(store.get("lease/8")).toString());
+        }
+    }
+}
