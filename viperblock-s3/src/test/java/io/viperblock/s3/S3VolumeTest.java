@@ -9,6 +9,7 @@ import io.viperblock.core.io.NioFs;
 import io.viperblock.core.volume.Volume;
 import io.viperblock.core.volume.VolumeConfig;
 import io.viperblock.core.volume.VolumeManager;
+import io.viperblock.core.volume.VolumeScenarios;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,9 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The volume engine on an S3Store over a real s3proxy: data written, drained into chunks and map
  * objects, read back after a reopen, on this node and on another.
  *
- * <p>The core's model test (VolumeModelTest) is package-private with its stores fixed to memory
- * and file, so {@link #randomOperationsMatchAModel} is a compact seeded copy of it (reproduce with
- * -Dvb.seed=N).
+ * <p>The model and crash scenarios are the core's ({@link VolumeScenarios}), run here on S3
+ * (reproduce with -Dvb.seed=N).
  */
 class S3VolumeTest {
     static final int SIZE = 6 << 20; // 1536 blocks: more than one 4 MiB chunk
@@ -47,8 +47,7 @@ class S3VolumeTest {
     }
 
     static VolumeConfig smallConfig() {
-        return VolumeConfig.defaults().withSegmentBytes(1 << 20).withMaxPendingWalBytes(4 << 20).withSealAfter(Duration.ofMillis(20))
-                .withCheckpointEvery(3).withCacheBytes(1 << 20).withUploadParallelism(2);
+        return VolumeScenarios.smallConfig();
     }
 
     @Test
@@ -100,70 +99,21 @@ class S3VolumeTest {
     }
 
     @Test
-    void randomOperationsMatchAModel() throws Exception {
-        long seed = Long.getLong("vb.seed", System.nanoTime());
-        int steps = Integer.getInteger("vb.steps", 300);
-        SplittableRandom rnd = new SplittableRandom(seed);
-        String ctx = "seed " + seed + " (s3)";
-        System.out.println("S3VolumeTest.randomOperationsMatchAModel " + ctx);
-        byte[] model = new byte[SIZE];
+    void randomOperationsMatchTheModel() throws Exception {
+        // the same scenario the core runs on the memory and file stores
         try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), ""))) {
-            VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, smallConfig());
-            mgr.create("model", SIZE);
-            Volume v = mgr.open("model");
-            int reopens = 0;
-            long consolidations = 0;
-            try {
-                for (int step = 0; step < steps; step++) {
-                    String at = ctx + " step " + step;
-                    int op = rnd.nextInt(100);
-                    long[] r = randomRange(rnd);
-                    if (op < 60) {
-                        byte[] data = new byte[(int) r[1]];
-                        rnd.nextBytes(data);
-                        v.write(r[0], data, rnd.nextInt(10) == 0);
-                        System.arraycopy(data, 0, model, (int) r[0], data.length);
-                    } else if (op < 68) {
-                        v.trim(r[0], r[1]);
-                        Arrays.fill(model, (int) r[0], (int) (r[0] + r[1]), (byte) 0);
-                    } else if (op < 76) {
-                        v.writeZeroes(r[0], r[1], false);
-                        Arrays.fill(model, (int) r[0], (int) (r[0] + r[1]), (byte) 0);
-                    } else if (op < 82) {
-                        v.flush();
-                    } else if (op < 88) {
-                        v.drain();
-                        assertEquals(0, v.stats().dirtyExtents(), at + ": drain left dirty extents");
-                    } else if (op < 92) {
-                        consolidations += v.stats().consolidations();
-                        v.close();
-                        v = mgr.open("model");
-                        reopens++;
-                    } else {
-                        byte[] got = v.read(r[0], (int) r[1]);
-                        assertArrayEquals(Arrays.copyOfRange(model, (int) r[0], (int) (r[0] + r[1])), got, at + ": ranged read differs");
-                    }
-                    if (step % 10 == 9 || op >= 82) {
-                        assertMatches(model, v, at);
-                    }
-                }
-                consolidations += v.stats().consolidations();
-                assertTrue(reopens > 0, ctx + ": the run never reopened the volume");
-                assertTrue(consolidations > 0, ctx + ": the run never consolidated");
-            } finally {
-                v.close();
-            }
-            try (Volume again = mgr.open("model")) {
-                assertMatches(model, again, ctx + " after the final reopen");
-            }
+            VolumeScenarios.model(store, tmp.resolve("data"), Long.getLong("vb.seed", System.nanoTime()),
+                    Integer.getInteger("vb.steps", 400), "s3");
         }
     }
 
-    /**
-     * 507 Insufficient Storage on every PUT, end to end: the consolidator's uploads fail, writers
-     * get ENOSPC once the WAL bound is reached, acknowledged writes stay readable; when the server
-     * takes PUTs again, drain catches up and a reopen reads everything from S3.
-     */
+    @Test
+    void everyAcknowledgedWriteSurvivesAbandonment() throws Exception {
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "vb/"))) {
+            VolumeScenarios.crash(store, tmp.resolve("data"), Long.getLong("vb.seed", System.nanoTime()), 10, "s3");
+        }
+    }
+
     @Test
     void insufficientStorageTurnsIntoNoSpaceForWritersAndLosesNothing() throws Exception {
         try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "").withMaxRetries(1))) {
@@ -208,21 +158,6 @@ class S3VolumeTest {
         byte[] b = new byte[length];
         new SplittableRandom(seed).nextBytes(b);
         return b;
-    }
-
-    /** An offset and length inside the volume: often block-aligned, often tiny, sometimes 1 MiB. */
-    static long[] randomRange(SplittableRandom rnd) {
-        int len = switch (rnd.nextInt(4)) {
-            case 0 -> 1 + rnd.nextInt(64);
-            case 1 -> 4096 * (1 + rnd.nextInt(8));
-            case 2 -> 1 + rnd.nextInt(1 << 20);
-            default -> 1 + rnd.nextInt(3 * 4096);
-        };
-        long off = rnd.nextBoolean() ? 4096L * rnd.nextInt(SIZE / 4096) : rnd.nextInt(SIZE);
-        if (off + len > SIZE) {
-            off = SIZE - len;
-        }
-        return new long[] {off, len};
     }
 
     static void assertMatches(byte[] model, Volume v, String context) throws Exception {

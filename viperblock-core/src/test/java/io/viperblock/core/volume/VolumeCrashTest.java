@@ -4,11 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.viperblock.core.io.NioFs;
 import io.viperblock.core.store.MemoryStore;
-import io.viperblock.core.store.ObjectStore;
 import java.nio.file.Path;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,44 +23,7 @@ class VolumeCrashTest {
     @ParameterizedTest
     @ValueSource(strings = {"memory", "file"})
     void everyAcknowledgedWriteSurvivesAbandonment(String kind) throws Exception {
-        long seed = Long.getLong("vb.seed", System.nanoTime());
-        SplittableRandom rnd = new SplittableRandom(seed);
-        ObjectStore store = VolumeModelTest.store(kind, tmp);
-        Path data = tmp.resolve("data");
-        VolumeManager mgr = new VolumeManager(store, data, NioFs.INSTANCE, VolumeModelTest.smallConfig());
-        mgr.create("crash", VolumeModelTest.SIZE);
-        VolumeModel model = new VolumeModel(VolumeModelTest.SIZE);
-        Volume v = mgr.open("crash");
-        long epoch = v.epoch();
-        for (int crash = 0; crash < 25; crash++) {
-            int ops = rnd.nextInt(120);
-            for (int i = 0; i < ops; i++) {
-                long[] r = VolumeModelTest.randomRange(rnd);
-                int op = rnd.nextInt(10);
-                if (op < 7) {
-                    byte[] d = new byte[(int) r[1]];
-                    rnd.nextBytes(d);
-                    v.write(r[0], d, false);
-                    model.write(r[0], d);
-                } else if (op < 8) {
-                    v.trim(r[0], r[1]);
-                    model.zero(r[0], r[1]);
-                } else if (op < 9) {
-                    v.writeZeroes(r[0], r[1], false);
-                    model.zero(r[0], r[1]);
-                } else {
-                    v.flush();
-                }
-            }
-            v.abandon();
-            // a restarted process: a new manager on the same data directory and store
-            mgr = new VolumeManager(store, data, NioFs.INSTANCE, VolumeModelTest.smallConfig());
-            v = mgr.open("crash");
-            assertTrue(v.epoch() > epoch, "the node takes its own lease back with a new epoch");
-            epoch = v.epoch();
-            model.assertMatches(v, "seed " + seed + " (" + kind + ") after crash " + crash);
-        }
-        v.close();
+        VolumeScenarios.crash(VolumeModelTest.store(kind, tmp), tmp.resolve("data"), Long.getLong("vb.seed", System.nanoTime()), 25, kind);
     }
 
     @Test
