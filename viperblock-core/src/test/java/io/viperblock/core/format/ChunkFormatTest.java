@@ -1,5 +1,6 @@
 package io.viperblock.core.format;
 
+import io.viperblock.core.testing.Seeds;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

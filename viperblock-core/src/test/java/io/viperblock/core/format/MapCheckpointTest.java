@@ -1,5 +1,6 @@
 package io.viperblock.core.format;
 
+import io.viperblock.core.testing.Seeds;
 import static io.viperblock.core.format.MapDeltaTest.recrc;
 import static io.viperblock.core.format.MapDeltaTest.withByte;
 import static io.viperblock.core.format.MapDeltaTest.withInt;

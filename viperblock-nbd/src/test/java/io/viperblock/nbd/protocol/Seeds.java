@@ -2,26 +2,16 @@ package io.viperblock.nbd.protocol;
 
 import java.util.SplittableRandom;
 
-/** Seeded randomness for tests: {@code -Dviperblock.seed=N} replays a run; the seed is always printed. */
+/** The shared seeded randomness ({@link io.viperblock.core.testing.Seeds}) plus random protocol strings. Stateless. */
 final class Seeds {
     private Seeds() {}
 
     static SplittableRandom random(String test) {
-        Long fixed = Long.getLong("viperblock.seed");
-        long seed = fixed != null ? fixed : System.nanoTime() ^ Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L;
-        System.out.println(test + ": seed=" + seed + " (rerun with -Dviperblock.seed=" + seed + ")");
-        return new SplittableRandom(seed);
+        return io.viperblock.core.testing.Seeds.random(test);
     }
 
     static byte[] bytes(SplittableRandom r, int n) {
-        byte[] b = new byte[n];
-        for (int i = 0; i < n; i += 8) {
-            long v = r.nextLong();
-            for (int k = 0; k < 8 && i + k < n; k++) {
-                b[i + k] = (byte) (v >>> (8 * k));
-            }
-        }
-        return b;
+        return io.viperblock.core.testing.Seeds.bytes(r, n);
     }
 
     /** A random protocol string: no NUL, mixed 1- to 4-byte UTF-8 characters, at most {@code maxBytes} bytes. */

@@ -260,10 +260,7 @@ final class Tools {
 
     /** A seeded random source for a test; {@code -Dviperblock.seed=N} replays a run. The seed is printed. */
     static SplittableRandom random(String test) {
-        Long fixed = Long.getLong("viperblock.seed");
-        long seed = fixed != null ? fixed : System.nanoTime() ^ Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L;
-        System.out.println(test + ": seed=" + seed + " (rerun with -Dviperblock.seed=" + seed + ")");
-        return new SplittableRandom(seed);
+        return io.viperblock.core.testing.Seeds.random(test);
     }
 
     /** {@code n} random bytes. */
