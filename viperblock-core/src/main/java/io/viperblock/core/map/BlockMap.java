@@ -34,6 +34,7 @@ public final class BlockMap {
     private long walCoveredSeq;
     private long maxSeq;
     private int deltasSinceCheckpoint;
+    private int orphanDeltas;
 
     /** Extents: block -> (tag = chunk sequence number, pos = block index in that chunk). */
     public ExtentMap extents() { return extents; }
@@ -51,6 +52,8 @@ public final class BlockMap {
     /** Highest sequence number the persisted map shows to have been used. */
     public long maxSeq() { return maxSeq; }
     public int deltasSinceCheckpoint() { return deltasSinceCheckpoint; }
+    /** Deltas found off the chain at load (stored by PUTs that reported failure); they are ignored. */
+    public int orphanDeltas() { return orphanDeltas; }
 
     /** Loads the map of a volume from its checkpoint and deltas under {@code mapPrefix}. */
     public static BlockMap load(ObjectStore store, String mapPrefix) throws IOException {
@@ -68,9 +71,16 @@ public final class BlockMap {
         if (ckpt != null) {
             m.loadCheckpoint(store, ckpt.key());
         }
-        long prev = m.lastDeltaSeq;
+        // The map is the chain of deltas that ends at the newest one, followed back through each
+        // delta's predecessor to the checkpoint. A delta off that chain is an orphan: its PUT
+        // reported a failure (a lost answer, a timeout) yet reached the store, and the
+        // consolidator, never having applied it, wrote its retry on the previous delta.
+        Map<Long, MapDelta> bySeq = new HashMap<>();
+        Map<Long, String> keyOf = new HashMap<>();
+        long head = m.lastDeltaSeq;
         for (ObjectInfo o : deltas) {
             long seq = seqOf(o.key());
+            m.maxSeq = Math.max(m.maxSeq, seq); // orphans spent their sequence numbers too
             if (seq <= m.lastDeltaSeq) {
                 continue; // already folded into the checkpoint; deleting it was interrupted
             }
@@ -78,13 +88,31 @@ public final class BlockMap {
             if (d.deltaSeq() != seq) {
                 throw new CorruptFormatException(o.key() + ": names delta " + d.deltaSeq() + " inside, not " + seq, o.key(), 16);
             }
-            if (d.prevDeltaSeq() != prev) {
-                throw new CorruptFormatException(o.key() + ": follows delta " + d.prevDeltaSeq() + " but the map's last delta is " + prev
-                        + "; a map delta is missing. Run 'vblock check --repair' to rebuild the map from the chunks", o.key(), 24);
-            }
-            m.apply(d);
-            prev = seq;
+            bySeq.put(seq, d);
+            keyOf.put(seq, o.key());
+            head = Math.max(head, seq);
         }
+        List<MapDelta> chain = new ArrayList<>();
+        for (long cur = head; cur != m.lastDeltaSeq; ) {
+            MapDelta d = bySeq.get(cur);
+            if (d == null) {
+                String after = chain.isEmpty() ? "the newest delta" : keyOf.get(chain.get(chain.size() - 1).deltaSeq());
+                throw new CorruptFormatException(after + ": follows delta " + cur + ", which is not in the store (the checkpoint ends at delta "
+                        + m.lastDeltaSeq + "); a map delta is missing. Run 'vblock check --repair' to rebuild the map from the chunks",
+                        after, 24);
+            }
+            if (d.prevDeltaSeq() >= cur || d.prevDeltaSeq() < m.lastDeltaSeq) {
+                throw new CorruptFormatException(keyOf.get(cur) + ": follows delta " + d.prevDeltaSeq() + ", outside the chain that starts at the checkpoint's delta "
+                        + m.lastDeltaSeq + "; a map delta is missing or damaged. Run 'vblock check --repair' to rebuild the map from the chunks",
+                        keyOf.get(cur), 24);
+            }
+            chain.add(d);
+            cur = d.prevDeltaSeq();
+        }
+        for (int i = chain.size() - 1; i >= 0; i--) {
+            m.apply(chain.get(i));
+        }
+        m.orphanDeltas = bySeq.size() - chain.size();
         return m;
     }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.viperblock.core.NoSpaceException;
 import io.viperblock.core.format.CorruptFormatException;
+import io.viperblock.core.format.MapDelta;
 import io.viperblock.core.io.NioFs;
 import io.viperblock.core.store.FaultyStore;
 import io.viperblock.core.store.MemoryStore;
@@ -130,6 +131,31 @@ class VolumeRecoveryTest {
         Volume ok = mgr.open("v");
         assertArrayEquals(pattern(1 << 20, 2), ok.read(2 << 20, 1 << 20));
         ok.close();
+    }
+
+    @Test
+    void aDeltaWhosePutReportedFailureButLandedIsIgnored() throws Exception {
+        MemoryStore mem = new MemoryStore();
+        VolumeManager mgr = new VolumeManager(mem, tmp.resolve("data"), NioFs.INSTANCE, VolumeModelTest.smallConfig().withCheckpointEvery(100));
+        mgr.create("v", 8 << 20);
+        Volume v = mgr.open("v");
+        v.write(0, pattern(1 << 20, 1), false);
+        v.drain();
+        v.write(1 << 20, pattern(1 << 20, 2), false);
+        v.drain();
+        v.close();
+        List<ObjectInfo> deltas = mem.list("volumes/v/map/").stream().filter(o -> o.key().endsWith(".delta")).toList();
+        MapDelta first = MapDelta.decode(mem.get(deltas.get(0).key()), deltas.get(0).key());
+        MapDelta last = MapDelta.decode(mem.get(deltas.get(deltas.size() - 1).key()), "last");
+        // an attempt between the two that "failed" but reached the store: it would zero everything
+        long orphanSeq = last.deltaSeq() - 1;
+        MapDelta orphan = new MapDelta(orphanSeq, first.deltaSeq(), first.walCoveredSeq(), first.epoch(), List.of(),
+                List.of(MapDelta.Entry.hole(0, 2048)));
+        mem.put(io.viperblock.core.format.Formats.deltaKey("v", orphanSeq), orphan.encode());
+        Volume again = mgr.open("v");
+        assertArrayEquals(pattern(1 << 20, 1), again.read(0, 1 << 20), "the orphan delta was applied");
+        assertArrayEquals(pattern(1 << 20, 2), again.read(1 << 20, 1 << 20));
+        again.close();
     }
 
     @Test
