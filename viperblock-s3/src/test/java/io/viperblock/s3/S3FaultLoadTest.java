@@ -58,7 +58,9 @@ class S3FaultLoadTest {
         AtomicInteger injected = new AtomicInteger();
         int size = VolumeScenarios.SIZE;
         byte[] model = new byte[size];
-        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "load/"))) {
+        // enough SDK retries that a request failing every attempt (0.1^9) does not happen; with the
+        // fixture's 3 attempts, reads during the faults fail now and then with EIO, as they should
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "load/").withMaxRetries(8))) {
             VolumeManager mgr = new VolumeManager(store, tmp.resolve("node1"), NioFs.INSTANCE, VolumeScenarios.smallConfig());
             mgr.create("v", size);
             Volume v = mgr.open("v");
