@@ -100,6 +100,16 @@ public final class Formats {
         }
     }
 
+    /**
+     * The sequence number a chunk, delta, checkpoint, lease or WAL segment is named by: the last
+     * path segment of {@code key} up to its first dot.
+     */
+    public static long seqOfKey(String key) {
+        String last = key.substring(key.lastIndexOf('/') + 1);
+        int dot = last.indexOf('.');
+        return parseSeqName(dot < 0 ? last : last.substring(0, dot));
+    }
+
     /** {@code <firstSeq 16 hex>.wal}. */
     public static String walFileName(long firstSeq) {
         return seqName(firstSeq) + WAL_SUFFIX;

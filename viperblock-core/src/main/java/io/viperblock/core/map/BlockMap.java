@@ -1,6 +1,7 @@
 package io.viperblock.core.map;
 
 import io.viperblock.core.format.CorruptFormatException;
+import io.viperblock.core.format.Formats;
 import io.viperblock.core.format.MapCheckpoint;
 import io.viperblock.core.format.MapDelta;
 import io.viperblock.core.store.ObjectInfo;
@@ -79,7 +80,7 @@ public final class BlockMap {
         Map<Long, String> keyOf = new HashMap<>();
         long head = m.lastDeltaSeq;
         for (ObjectInfo o : deltas) {
-            long seq = seqOf(o.key());
+            long seq = Formats.seqOfKey(o.key());
             m.maxSeq = Math.max(m.maxSeq, seq); // orphans spent their sequence numbers too
             if (seq <= m.lastDeltaSeq) {
                 continue; // already folded into the checkpoint; deleting it was interrupted
@@ -184,7 +185,7 @@ public final class BlockMap {
         w.finish();
         store.put(checkpointKey.apply(ckptSeq), ByteBuffer.wrap(out.toByteArray()));
         for (ObjectInfo o : store.list(mapPrefix)) {
-            long seq = seqOf(o.key());
+            long seq = Formats.seqOfKey(o.key());
             if ((o.key().endsWith(".delta") && seq <= lastDeltaSeq) || (o.key().endsWith(".ckpt") && seq < ckptSeq)) {
                 store.delete(o.key());
             }
@@ -192,10 +193,5 @@ public final class BlockMap {
         chunkBlocks.keySet().retainAll(live.keySet());
         deltasSinceCheckpoint = 0;
         maxSeq = Math.max(maxSeq, ckptSeq);
-    }
-
-    private static long seqOf(String key) {
-        String last = key.substring(key.lastIndexOf('/') + 1);
-        return io.viperblock.core.format.Formats.parseSeqName(last.substring(0, last.indexOf('.')));
     }
 }

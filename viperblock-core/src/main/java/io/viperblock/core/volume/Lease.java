@@ -1,6 +1,7 @@
 package io.viperblock.core.volume;
 
 import io.viperblock.core.format.FlatJson;
+import io.viperblock.core.format.Formats;
 import io.viperblock.core.store.NoSuchObjectException;
 import io.viperblock.core.store.ObjectInfo;
 import io.viperblock.core.store.ObjectStore;
@@ -92,7 +93,7 @@ public final class Lease {
 
     private void deleteOlderThan(long epoch) throws IOException {
         for (ObjectInfo o : store.list(keys.leasePrefix())) {
-            if (VolumeKeys.seqOf(o.key()) < epoch) {
+            if (Formats.seqOfKey(o.key()) < epoch) {
                 store.delete(o.key());
             }
         }

@@ -221,7 +221,7 @@ public final class Volume implements AutoCloseable {
         enter();
         try {
             int length = data.remaining();
-            checkWriteRange(offset, length);
+            checkRange("write", offset, length);
             long started = System.nanoTime();
             if (length > 0) {
                 change(offset, length, WalRecord.WRITE, data.duplicate());
@@ -240,7 +240,7 @@ public final class Volume implements AutoCloseable {
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
         enter();
         try {
-            checkWriteRange(offset, length);
+            checkRange("write", offset, length);
             if (length > 0) {
                 change(offset, length, WalRecord.ZERO, null);
             }
@@ -549,10 +549,6 @@ public final class Volume implements AutoCloseable {
             throw new OutOfRangeException("volume \"" + name() + "\": " + what + " of " + length + " bytes at offset " + offset
                     + " is outside the volume (size " + meta.size() + " bytes)");
         }
-    }
-
-    private void checkWriteRange(long offset, long length) {
-        checkRange("write", offset, length);
     }
 
     /**

@@ -20,11 +20,4 @@ public record VolumeKeys(String volume) {
     public String mapPrefix() { return Formats.mapPrefix(volume); }
     public String delta(long seq) { return Formats.deltaKey(volume, seq); }
     public String checkpoint(long seq) { return Formats.checkpointKey(volume, seq); }
-
-    /** The sequence number in a chunk, delta, checkpoint or lease key (its last segment up to a dot). */
-    public static long seqOf(String key) {
-        String last = key.substring(key.lastIndexOf('/') + 1);
-        int dot = last.indexOf('.');
-        return Formats.parseSeqName(dot < 0 ? last : last.substring(0, dot));
-    }
 }

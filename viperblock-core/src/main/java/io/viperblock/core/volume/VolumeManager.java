@@ -179,7 +179,7 @@ public final class VolumeManager {
             long maxSeq = Math.max(map.maxSeq(), map.walCoveredSeq());
             // Rule 8: chunks uploaded after the last delta (a consolidation cut short) spent sequence numbers too.
             for (ObjectInfo o : store.list(keys.chunkPrefix(), keys.chunk(Math.max(1, maxSeq)))) {
-                maxSeq = Math.max(maxSeq, VolumeKeys.seqOf(o.key()));
+                maxSeq = Math.max(maxSeq, Formats.seqOfKey(o.key()));
             }
             ExtentMap dirty = new ExtentMap(Formats.BLOCK_SIZE);
             WalReplay.Result replay = WalReplay.replay(fs, walDir, meta.id(), map.walCoveredSeq(),

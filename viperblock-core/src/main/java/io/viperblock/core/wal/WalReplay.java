@@ -53,7 +53,7 @@ public final class WalReplay {
         for (int i = 0; i < names.size(); i++) {
             boolean last = i == names.size() - 1;
             Path path = dir.resolve(names.get(i));
-            long nameSeq = Formats.parseSeqName(names.get(i).substring(0, names.get(i).length() - 4));
+            long nameSeq = Formats.seqOfKey(names.get(i));
             maxSeq = Math.max(maxSeq, nameSeq);
             FsFile file = fs.open(path);
             boolean keep = false;
@@ -85,7 +85,7 @@ public final class WalReplay {
                     throw new CorruptFormatException("WAL segment " + path + " belongs to volume instance " + header.volumeId()
                             + ", not to this volume (" + volumeId + "); a volume of the same name was deleted and created again. Move the file away", path.toString(), 16);
                 }
-                WalSegment seg = WalWriter.openRecovered(fs, path, file, ++index, nameSeq, size);
+                WalSegment seg = new WalSegment(fs, path, file, ++index, nameSeq, size);
                 long[] segRecords = {0};
                 WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(),
                         (type, seq, firstBlock, count, payloadPosition, recordLength) -> {

@@ -63,7 +63,6 @@ public final class WalWriter implements AutoCloseable {
     private final LongAdder writeCalls = new LongAdder();
     private final LongAdder recordsWritten = new LongAdder();
     private final LongAdder syncCalls = new LongAdder();
-    private final LongAdder syncsRequested = new LongAdder();
     private final LongAdder bytesWritten = new LongAdder();
 
     /** One queued record; {@code done}, {@code position} and {@code error} are set by the batch writer. */
@@ -116,11 +115,6 @@ public final class WalWriter implements AutoCloseable {
         writtenSeq = last;
         syncedSeq = last;
         active = newSegment(nextSeq.get());
-    }
-
-    /** Index for the next segment; replay numbers recovered segments from 1. */
-    public static WalSegment openRecovered(Fs fs, Path path, FsFile file, int index, long firstSeq, long size) {
-        return new WalSegment(fs, path, file, index, firstSeq, size);
     }
 
     /**
@@ -284,7 +278,6 @@ public final class WalWriter implements AutoCloseable {
      */
     public void sync() throws IOException {
         checkUsable();
-        syncsRequested.increment();
         long target = writtenSeq;
         if (syncedSeq >= target) {
             return;
@@ -396,7 +389,6 @@ public final class WalWriter implements AutoCloseable {
     public long writeCalls() { return writeCalls.sum(); }
     public long recordsWritten() { return recordsWritten.sum(); }
     public long syncCalls() { return syncCalls.sum(); }
-    public long syncsRequested() { return syncsRequested.sum(); }
     public long bytesWritten() { return bytesWritten.sum(); }
     public long syncedSeq() { return syncedSeq; }
 

@@ -123,7 +123,7 @@ final class NbdConnection implements Runnable {
                 continue;
             }
             int units = (int) Math.max(1, (r.length() + UNIT - 1) / UNIT);
-            boolean carries = r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_CACHE;
+            boolean carries = carriesData(r);
             acquire(carries ? units : 1);
             ByteBuffer payload = null;
             try {
@@ -155,6 +155,11 @@ final class NbdConnection implements Runnable {
                 return;
             }
         }
+    }
+
+    /** READ, WRITE and CACHE move data (bounded by the maximum block size and counted in flight). */
+    private static boolean carriesData(Request r) {
+        return r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_CACHE;
     }
 
     private void acquire(int units) throws IOException {
@@ -202,7 +207,7 @@ final class NbdConnection implements Runnable {
         if (r.type() == Nbd.CMD_BLOCK_STATUS && (session.allocationContext() == 0 || r.length() == 0)) {
             return Nbd.EINVAL; // no metadata context was negotiated, or nothing asked
         }
-        boolean carries = r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_CACHE;
+        boolean carries = carriesData(r);
         if (carries && r.length() > config.maxRequestBytes()) {
             // over the advertised maximum block size: EOVERFLOW only for a DF read, as the protocol says
             return r.type() == Nbd.CMD_READ && r.hasFlag(Nbd.CMD_FLAG_DF) ? Nbd.EOVERFLOW : Nbd.EINVAL;
