@@ -35,9 +35,9 @@ import org.jclouds.blobstore.BlobStoreContext;
  * signature, and injected faults before it too; nothing here depends on that order.) The handler is inserted through the private
  * {@code server} field of {@link S3Proxy}, as s3proxy offers no hook for it.
  */
-final class S3ProxyFixture implements AutoCloseable {
-    static final String IDENTITY = "vb-test-access";
-    static final String CREDENTIAL = "vb-test-secret-Zq9xK2";
+public final class S3ProxyFixture implements AutoCloseable {
+    public static final String IDENTITY = "vb-test-access";
+    public static final String CREDENTIAL = "vb-test-secret-Zq9xK2";
 
     private static final AtomicInteger BUCKETS = new AtomicInteger();
 
@@ -73,42 +73,42 @@ final class S3ProxyFixture implements AutoCloseable {
     }
 
     /** s3proxy with S3's conditional-create semantics added in front. */
-    static S3ProxyFixture start() throws Exception {
+    public static S3ProxyFixture start() throws Exception {
         return new S3ProxyFixture(true);
     }
 
     /** s3proxy exactly as released. */
-    static S3ProxyFixture startRaw() throws Exception {
+    public static S3ProxyFixture startRaw() throws Exception {
         return new S3ProxyFixture(false);
     }
 
-    URI endpoint() {
+    public URI endpoint() {
         return endpoint;
     }
 
-    BlobStore blobStore() {
+    public BlobStore blobStore() {
         return blobStore;
     }
 
     /** Creates a new, empty bucket and returns its name. */
-    String newBucket() {
+    public String newBucket() {
         String name = "vb-test-" + BUCKETS.incrementAndGet();
         blobStore.createContainerInLocation(null, name);
         return name;
     }
 
     /** Answers requests with errors chosen by {@code fault}, or clears it (null). */
-    void inject(Fault fault) {
+    public void inject(Fault fault) {
         handler.fault = fault;
     }
 
     /** Requests that reached this proxy (with or without an injected fault). */
-    int requests() {
+    public int requests() {
         return handler.requests.get();
     }
 
     /** An error to answer a request with, instead of s3proxy. */
-    interface Fault {
+    public interface Fault {
         /**
          * The answer for this request, or null to serve it. An {@link Answer#storeFirst} answer
          * stores the PUT's body and then fails, as when an answer is lost on the way back.
@@ -116,13 +116,13 @@ final class S3ProxyFixture implements AutoCloseable {
         Answer answer(String method, String bucket, String key);
     }
 
-    record Answer(int status, String code, boolean storeFirst) {
-        static Answer error(int status, String code) {
+    public record Answer(int status, String code, boolean storeFirst) {
+        public static Answer error(int status, String code) {
             return new Answer(status, code, false);
         }
     }
 
-    S3Config config(String bucket, String prefix) {
+    public S3Config config(String bucket, String prefix) {
         return S3Config.of(bucket, prefix, endpoint, "us-east-1", IDENTITY, CREDENTIAL, true)
                 .withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(30))
                 .withMaxRetries(2);
