@@ -37,6 +37,9 @@ final class Serve implements Callable<Integer> {
     @Option(names = "--no-tcp", description = "listen only on the Unix socket")
     boolean noTcp;
 
+    @Option(names = "--force-takeover", description = "open the volumes even while another node holds them: that node is fenced (it stops writing to the store at its next consolidation) and its writes not yet in the store are lost; only for a node that is gone")
+    boolean forceTakeover;
+
     @Parameters(paramLabel = "VOLUME", arity = "0..*", description = "volumes to export (default: every volume in the store)")
     List<String> names = new ArrayList<>();
 
@@ -53,7 +56,7 @@ final class Serve implements Callable<Integer> {
         List<Volume> open = new ArrayList<>();
         try {
             for (String n : wanted) {
-                open.add(mgr.open(n));
+                open.add(mgr.open(n, forceTakeover));
             }
         } catch (Exception e) {
             closeAll(open);

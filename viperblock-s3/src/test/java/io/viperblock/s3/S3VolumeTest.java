@@ -115,6 +115,13 @@ class S3VolumeTest {
     }
 
     @Test
+    void aForcedTakeoverFencesTheOldHolder() throws Exception {
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "vb/"))) {
+            VolumeScenarios.takeover(store, tmp, "s3");
+        }
+    }
+
+    @Test
     void insufficientStorageTurnsIntoNoSpaceForWritersAndLosesNothing() throws Exception {
         try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "").withMaxRetries(1))) {
             VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE,

@@ -29,7 +29,7 @@ public final class ChunkReader {
 
     private final ObjectStore store;
     private final LongFunction<String> chunkKey;
-    private final Cache<Long, byte[]> blocks;
+    private final Cache<BlockKey, byte[]> blocks;
     private final Cache<Long, ChunkFooter> footers;
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
@@ -37,18 +37,27 @@ public final class ChunkReader {
     private final LongAdder storeBytes = new LongAdder();
 
     /**
-     * The cache key of block {@code index} of chunk {@code chunkSeq}: one long (a chunk has at
-     * most 1024 blocks), whose hash spreads well; a (seq, index) record's hash collides a lot for
-     * neighbouring chunks, which turned the cache's hash bins into trees.
+     * The cache key of block {@code index} of chunk {@code chunkSeq}. Its hash mixes both parts: a
+     * record's default hash collides a lot for neighbouring chunks, which turned the cache's hash
+     * bins into trees. (Packing both into one long does not fit: sequence numbers use all 63 bits
+     * after takeovers.)
      */
-    private static long key(long chunkSeq, int index) {
-        return chunkSeq << 10 | index;
+    private record BlockKey(long chunkSeq, int index) {
+        @Override
+        public int hashCode() {
+            long h = (chunkSeq * 1024 + index) * 0x9E3779B97F4A7C15L;
+            return (int) (h ^ (h >>> 32));
+        }
+    }
+
+    private static BlockKey key(long chunkSeq, int index) {
+        return new BlockKey(chunkSeq, index);
     }
 
     public ChunkReader(ObjectStore store, LongFunction<String> chunkKey, long cacheBytes) {
         this.store = store;
         this.chunkKey = chunkKey;
-        this.blocks = Caffeine.newBuilder().maximumWeight(Math.max(0, cacheBytes)).weigher((Long k, byte[] v) -> v.length + 48).build();
+        this.blocks = Caffeine.newBuilder().maximumWeight(Math.max(0, cacheBytes)).weigher((BlockKey k, byte[] v) -> v.length + 48).build();
         // footers are small (24 bytes a block); keep those of up to ~4096 chunks (16 GiB of data)
         this.footers = Caffeine.newBuilder().maximumSize(4096).build();
     }

@@ -155,14 +155,19 @@ public final class BlockMap {
     /**
      * Writes a compacted checkpoint named {@code ckptSeq} holding the whole map and the chunks it
      * still references, then deletes the deltas and checkpoints it replaces. The checkpoint is
-     * durable before anything it replaces is deleted.
+     * durable before anything it replaces is deleted. It seals the map at {@code ckptSeq}: its
+     * last delta is itself, so the next delta names it as predecessor and a load ignores every
+     * delta numbered below it (such as one a fenced writer stored after a takeover).
      */
     public void writeCheckpoint(ObjectStore store, String mapPrefix, LongFunction<String> checkpointKey, long ckptSeq,
             long epoch, long maxSeqUsed) throws IOException {
+        if (ckptSeq <= lastDeltaSeq) {
+            throw new IllegalArgumentException("checkpoint " + ckptSeq + " is not after the map's last delta " + lastDeltaSeq);
+        }
         Map<Long, Integer> live = new HashMap<>();
         extents.forEachAll((start, length, chunkSeq, pos) -> live.putIfAbsent(chunkSeq, chunkBlocks.get(chunkSeq)));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        MapCheckpoint.Writer w = new MapCheckpoint.Writer(out, new MapCheckpoint(ckptSeq, lastDeltaSeq, walCoveredSeq,
+        MapCheckpoint.Writer w = new MapCheckpoint.Writer(out, new MapCheckpoint(ckptSeq, ckptSeq, walCoveredSeq,
                 maxSeqUsed, epoch, live.size(), extents.extentCount()));
         List<Long> chunkSeqs = new ArrayList<>(live.keySet());
         chunkSeqs.sort(null);
@@ -184,6 +189,7 @@ public final class BlockMap {
         }
         w.finish();
         store.put(checkpointKey.apply(ckptSeq), ByteBuffer.wrap(out.toByteArray()));
+        lastDeltaSeq = ckptSeq; // only once it is stored: until then the next delta follows the old chain
         for (ObjectInfo o : store.list(mapPrefix)) {
             long seq = Formats.seqOfKey(o.key());
             if ((o.key().endsWith(".delta") && seq <= lastDeltaSeq) || (o.key().endsWith(".ckpt") && seq < ckptSeq)) {

@@ -55,6 +55,7 @@ final class Consolidator implements AutoCloseable {
     private final WalWriter wal;
     private final BlockMap map;
     private final AtomicLong nextSeq;
+    private final Lease lease;
     private final long epoch;
     private final VolumeConfig config;
     private final ExecutorService uploaders;
@@ -74,7 +75,7 @@ final class Consolidator implements AutoCloseable {
     final LongAdder checkpoints = new LongAdder();
     final LongAdder failures = new LongAdder();
 
-    Consolidator(Volume volume, ObjectStore store, VolumeKeys keys, WalWriter wal, BlockMap map, AtomicLong nextSeq, long epoch,
+    Consolidator(Volume volume, ObjectStore store, VolumeKeys keys, WalWriter wal, BlockMap map, AtomicLong nextSeq, Lease lease,
             VolumeConfig config) {
         this.volume = volume;
         this.store = store;
@@ -82,7 +83,8 @@ final class Consolidator implements AutoCloseable {
         this.wal = wal;
         this.map = map;
         this.nextSeq = nextSeq;
-        this.epoch = epoch;
+        this.lease = lease;
+        this.epoch = lease.epoch();
         this.config = config;
         this.uploaders = Executors.newFixedThreadPool(config.uploadParallelism(),
                 Thread.ofPlatform().daemon().name("vb-upload-" + keys.volume() + "-", 0).factory());
@@ -142,6 +144,10 @@ final class Consolidator implements AutoCloseable {
                 }
                 lastError = null;
                 backoffMs = 0;
+            } catch (VolumeFencedException e) {
+                lastError = e;
+                volume.fence(e);
+                break; // for good: another node owns the volume now
             } catch (IOException | RuntimeException e) {
                 failures.increment();
                 lastError = e instanceof IOException io ? io : new IOException(e.toString(), e);
@@ -182,6 +188,9 @@ final class Consolidator implements AutoCloseable {
                 consolidate(s);
             }
             lastError = null;
+        } catch (VolumeFencedException e) {
+            volume.fence(e);
+            throw e;
         } finally {
             passLock.unlock();
             volume.signalRoom();
@@ -254,7 +263,9 @@ final class Consolidator implements AutoCloseable {
         } finally {
             awaitAll(uploads);
         }
-        // Rule 3: the chunks are durable; now the delta that names them.
+        // Rule 3: the chunks are durable; now the delta that names them, if this node still owns
+        // the volume. (A takeover after this check leaves the delta an orphan no reader applies.)
+        lease.checkCurrent();
         long deltaSeq = nextSeq.getAndIncrement();
         MapDelta delta = new MapDelta(deltaSeq, map.lastDeltaSeq(), seg.lastSeq(), epoch, chunks, entries);
         store.put(keys.delta(deltaSeq), delta.encode());

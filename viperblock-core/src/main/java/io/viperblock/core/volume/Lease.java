@@ -18,8 +18,9 @@ import java.util.Map;
  * {@code volumes/<vol>/lease/<epoch>}, each created with a conditional create: of two nodes
  * racing for epoch N+1 exactly one wins. The highest epoch is the lease in force; it is free
  * when marked released (a clean close) or when it names this node and this node holds the local
- * lock (its previous holder here crashed). The epoch is written into WAL segments, chunks and map
- * deltas so a stale writer can be told apart.
+ * lock (its previous holder here crashed), or when taken over by force. The epoch is written into
+ * WAL segments, chunks and map deltas; a writer checks its lease is still in force before each map
+ * delta, and stops for good when it is not (fencing).
  *
  * <p>Thread-safety: immutable after acquisition.
  */
@@ -30,16 +31,21 @@ public final class Lease {
     private final long epoch;
     private final Instant since;
 
-    private Lease(ObjectStore store, VolumeKeys keys, String holder, long epoch, Instant since) {
+    private final Info previous;
+
+    private Lease(ObjectStore store, VolumeKeys keys, String holder, long epoch, Instant since, Info previous) {
         this.store = store;
         this.keys = keys;
         this.holder = holder;
         this.epoch = epoch;
         this.since = since;
+        this.previous = previous;
     }
 
     public long epoch() { return epoch; }
     public String holder() { return holder; }
+    /** The lease this one replaced, or null if the volume had none. */
+    public Info previous() { return previous; }
 
     /** What a lease object says. */
     public record Info(String holder, long epoch, Instant since, long pid, boolean released) {}
@@ -60,18 +66,20 @@ public final class Lease {
 
     /**
      * Takes the lease for {@code holder}. {@code ownCrashRecovery} is true when this node holds the
-     * local lock, so a lease naming this node is left over from its own crash.
+     * local lock, so a lease naming this node is left over from its own crash. {@code force} takes
+     * a lease another node holds: that node is fenced from then on (see
+     * {@link #checkCurrent()}).
      */
-    static Lease acquire(ObjectStore store, VolumeKeys keys, String holder, boolean ownCrashRecovery) throws IOException {
+    static Lease acquire(ObjectStore store, VolumeKeys keys, String holder, boolean ownCrashRecovery, boolean force) throws IOException {
         for (int attempt = 0; attempt < 3; attempt++) {
             Info cur = current(store, keys);
-            if (cur != null && !cur.released() && !(ownCrashRecovery && cur.holder().equals(holder))) {
+            if (!force && cur != null && !cur.released() && !(ownCrashRecovery && cur.holder().equals(holder))) {
                 throw inUse(keys.volume(), cur);
             }
             long epoch = cur == null ? 1 : cur.epoch() + 1;
             Instant now = Instant.now();
             if (store.putIfAbsent(keys.lease(epoch), encode(new Info(holder, epoch, now, ProcessHandle.current().pid(), false)))) {
-                Lease lease = new Lease(store, keys, holder, epoch, now);
+                Lease lease = new Lease(store, keys, holder, epoch, now, cur);
                 lease.deleteOlderThan(epoch);
                 return lease;
             }
@@ -84,6 +92,20 @@ public final class Lease {
     static VolumeInUseException inUse(String volume, Info cur) {
         return new VolumeInUseException("volume \"" + volume + "\" is open by " + cur.holder() + " (pid " + cur.pid() + ", epoch " + cur.epoch()
                 + ") since " + cur.since() + "; close it there first");
+    }
+
+    /**
+     * Fails with {@link VolumeFencedException} unless this lease is still the one in force: a
+     * writer calls it before each map delta, so a node whose lease was taken over stops writing
+     * to the store.
+     */
+    void checkCurrent() throws IOException {
+        Info cur = current(store, keys);
+        if (cur == null || cur.epoch() != epoch) {
+            throw new VolumeFencedException("volume \"" + keys.volume() + "\" was taken over"
+                    + (cur == null ? " (its lease is gone: deleted?)" : " by " + cur.holder() + " (pid " + cur.pid() + ", epoch " + cur.epoch() + ") at " + cur.since())
+                    + "; this node (epoch " + epoch + ") no longer writes to it, and its writes not yet in the store are discarded");
+        }
     }
 
     /** Marks the lease released: the next opener takes the following epoch. */

@@ -58,6 +58,8 @@ public final class Volume implements AutoCloseable {
     private final long blocks;
     private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle = new java.util.concurrent.locks.ReentrantReadWriteLock();
     private volatile boolean closed;
+    /** Set once another node takes the volume over; every operation fails with it from then on. */
+    private volatile VolumeFencedException fenced;
     /** Sees every change in sequence order per block (tests replay them to check ordering). */
     volatile ChangeObserver observer;
 
@@ -83,7 +85,7 @@ public final class Volume implements AutoCloseable {
         this.recovered = recovered;
         this.blocks = meta.size() / BLOCK;
         this.chunks = new ChunkReader(store, keys::chunk, config.cacheBytes());
-        this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease.epoch(), config);
+        this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease, config);
         wal.onSeal(consolidator::wakeUp);
         consolidator.start();
     }
@@ -377,6 +379,9 @@ public final class Volume implements AutoCloseable {
         try {
             while (wal.pendingBytes() > config.maxPendingWalBytes()) {
                 checkOpen();
+                if (fenced != null) {
+                    throw new VolumeFencedException(fenced.getMessage());
+                }
                 if (consolidator.storeFull()) {
                     throw new NoSpaceException("volume \"" + name() + "\": the store is full and " + wal.pendingBytes()
                             + " bytes of WAL wait for it; free space in " + keys.prefix() + "'s store (" + consolidator.lastError().getMessage() + ")",
@@ -526,12 +531,31 @@ public final class Volume implements AutoCloseable {
     }
 
     /** Every operation runs inside enter/exit, so close can wait for the ones in flight. */
-    private void enter() {
+    private void enter() throws VolumeFencedException {
         lifecycle.readLock().lock();
         if (closed) {
             lifecycle.readLock().unlock();
             throw new VolumeClosedException(name());
         }
+        VolumeFencedException f = fenced;
+        if (f != null) {
+            lifecycle.readLock().unlock();
+            throw new VolumeFencedException(f.getMessage());
+        }
+    }
+
+    /** Called by the consolidator when it finds the lease taken over: this volume stops for good. */
+    void fence(VolumeFencedException e) {
+        if (fenced == null) {
+            fenced = e;
+            log.error("{}; writes pending here: {} bytes of WAL", e.getMessage(), wal.pendingBytes());
+        }
+        signalRoom();
+    }
+
+    /** Whether another node has taken this volume over (see {@link VolumeFencedException}). */
+    public boolean isFenced() {
+        return fenced != null;
     }
 
     private void exit() {
@@ -568,11 +592,13 @@ public final class Volume implements AutoCloseable {
         } finally {
             lifecycle.writeLock().unlock();
         }
-        IOException failure = null;
-        try {
-            consolidator.drain();
-        } catch (IOException e) {
-            failure = e;
+        IOException failure = fenced;
+        if (failure == null) {
+            try {
+                consolidator.drain();
+            } catch (IOException e) {
+                failure = e;
+            }
         }
         consolidator.close();
         try {
@@ -589,6 +615,11 @@ public final class Volume implements AutoCloseable {
         } finally {
             localLock.close();
             signalRoom();
+        }
+        if (fenced != null) {
+            log.warn("volume {} closed (epoch {}) after a takeover by another node: its WAL on this node is stale and the next open here discards it",
+                    name(), epoch());
+            throw new VolumeFencedException(fenced.getMessage());
         }
         log.info("volume {} closed (epoch {}): {}", name(), epoch(), failure == null ? "all data in the store, lease released"
                 : "WAL kept on this node, lease kept: " + failure.getMessage());

@@ -161,6 +161,24 @@ public final class VolumeManager {
      * A second open anywhere fails with {@link VolumeInUseException} naming the holder.
      */
     public Volume open(String name) throws IOException {
+        return open(name, false);
+    }
+
+    /**
+     * Between the sequence numbers the previous holder of an unreleased lease may have used and
+     * the next holder's, a gap it cannot cross: after a takeover the old holder may go on
+     * uploading until its next lease check, and its counter can advance by at most its WAL bound
+     * (records are at least 32 bytes, so at most 2^25 a GiB) before backpressure stops it.
+     */
+    static final long TAKEOVER_SEQ_GAP = 1L << 40;
+
+    /**
+     * Opens a volume; with {@code forceTakeover} also while another node holds its lease. That
+     * node is fenced: from its next map delta on it finds its lease gone and stops, and whatever
+     * it stores after the takeover is below this open's sealing checkpoint, where no reader looks.
+     * Writes it had not consolidated are lost: take over only a node that is gone.
+     */
+    public Volume open(String name, boolean forceTakeover) throws IOException {
         long started = System.nanoTime();
         VolumeKeys keys = new VolumeKeys(name);
         VolumeMeta meta = describe(name);
@@ -174,7 +192,16 @@ public final class VolumeManager {
         }
         boolean ok = false;
         try {
-            Lease lease = Lease.acquire(store, keys, nodeId, true);
+            Lease lease = Lease.acquire(store, keys, nodeId, true, forceTakeover);
+            Lease.Info prev = lease.previous();
+            boolean ownWal = prev != null && !prev.released() && prev.holder().equals(nodeId);
+            if (!ownWal) {
+                discardStaleWal(name, walDir, prev);
+            }
+            if (prev != null && !prev.released() && !prev.holder().equals(nodeId)) {
+                log.warn("volume {}: took the lease over from {} (pid {}, epoch {}, since {}); it is fenced, and writes it had not stored are lost",
+                        name, prev.holder(), prev.pid(), prev.epoch(), prev.since());
+            }
             BlockMap map = BlockMap.load(store, keys.mapPrefix());
             long maxSeq = Math.max(map.maxSeq(), map.walCoveredSeq());
             // Rule 8: chunks uploaded after the last delta (a consolidation cut short) spent sequence numbers too.
@@ -186,6 +213,13 @@ public final class VolumeManager {
                     (seg, type, seq, firstBlock, count, payloadOffset) -> dirty.put(firstBlock, count, seq,
                             type == WalRecord.WRITE ? seg.position(payloadOffset) : ExtentMap.ZERO));
             maxSeq = Math.max(maxSeq, replay.maxSeq());
+            if (prev != null && !prev.released()) {
+                // The previous holder may still be running (a takeover, or our own retry after a
+                // takeover that failed half-way): jump past any sequence number it can still use,
+                // and seal the map there, so its later deltas and checkpoints are ignored.
+                maxSeq += TAKEOVER_SEQ_GAP;
+                map.writeCheckpoint(store, keys.mapPrefix(), keys::checkpoint, maxSeq, lease.epoch(), maxSeq);
+            }
             AtomicLong nextSeq = new AtomicLong(maxSeq + 1);
             WalWriter wal = new WalWriter(fs, walDir, meta.id(), lease.epoch(), config.segmentBytes(), nextSeq, replay.segments());
             Volume.Recovered rec = new Volume.Recovered(replay.records(), replay.bytes(), replay.tornBytes(), map.extents().extentCount(),
@@ -206,6 +240,28 @@ public final class VolumeManager {
     }
 
     /**
+     * Deletes what WAL this node has of a volume whose lease it did not hold last: another node
+     * has opened the volume since (it took it over from this node), so those writes are superseded.
+     */
+    private void discardStaleWal(String name, Path walDir, Lease.Info prev) throws IOException {
+        long bytes = 0;
+        int files = 0;
+        for (String n : fs.list(walDir)) {
+            if (n.endsWith(".wal")) {
+                Path f = walDir.resolve(n);
+                bytes += fs.size(f);
+                fs.delete(f);
+                files++;
+            }
+        }
+        if (files > 0) {
+            fs.syncDir(walDir);
+            log.warn("volume {}: discarded {} bytes in {} WAL segments on this node: {} held the volume after this node (epoch {}), so they are superseded",
+                    name, bytes, files, prev == null ? "another node" : prev.holder(), prev == null ? "?" : prev.epoch());
+        }
+    }
+
+    /**
      * Deletes a volume: every object in the store and its local WAL. Refused while the volume is
      * open anywhere.
      */
@@ -221,7 +277,7 @@ public final class VolumeManager {
             throw new VolumeInUseException("volume \"" + name + "\" is open on this node (data directory " + dataDir + "); close it first");
         }
         try {
-            Lease.acquire(store, keys, nodeId, true); // refuses if another node holds it
+            Lease.acquire(store, keys, nodeId, true, false); // refuses if another node holds it
             objects = store.list(keys.prefix());
             // data first, volume.json next, leases last: an interrupted delete is finished by
             // deleting again, and create refuses a name whose remnants are still there

@@ -53,8 +53,21 @@ public final class FaultyStore implements ObjectStore {
         }
     }
 
+    /** Something a put runs before it stores its object (a test's way to act at that moment). */
+    public interface PutHook {
+        void beforePut(String key) throws IOException;
+    }
+
+    private volatile PutHook putHook;
+
+    public void beforePut(PutHook hook) { this.putHook = hook; }
+
     @Override
     public void put(String key, ByteBuffer data) throws IOException {
+        PutHook hook = putHook;
+        if (hook != null) {
+            hook.beforePut(key);
+        }
         maybeFail("put", key);
         maybeFull(key);
         delegate.put(key, data);

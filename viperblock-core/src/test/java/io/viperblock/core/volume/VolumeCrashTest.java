@@ -26,6 +26,12 @@ class VolumeCrashTest {
         VolumeScenarios.crash(VolumeModelTest.store(kind, tmp), tmp.resolve("data"), Long.getLong("vb.seed", System.nanoTime()), 25, kind);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"memory", "file"})
+    void aForcedTakeoverFencesTheOldHolder(String kind) throws Exception {
+        VolumeScenarios.takeover(VolumeModelTest.store(kind, tmp), tmp, kind);
+    }
+
     @Test
     void anotherNodeCannotOpenWhileTheLeaseIsHeld() throws Exception {
         MemoryStore store = new MemoryStore();

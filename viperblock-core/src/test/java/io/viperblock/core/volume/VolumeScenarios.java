@@ -1,14 +1,17 @@
 package io.viperblock.core.volume;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.viperblock.core.io.NioFs;
+import io.viperblock.core.store.FaultyStore;
 import io.viperblock.core.store.ObjectStore;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The engine's randomized model and crash scenarios, for any store: the core runs them on the
@@ -155,5 +158,86 @@ public final class VolumeScenarios {
             off = SIZE - len;
         }
         return new long[] {off, len};
+    }
+
+    /**
+     * Two nodes (two data directories) on one store: the second is refused while the first holds
+     * the lease, takes it over by force, and the first is fenced: the delta it stores just after
+     * the takeover (its lease check passed a moment before) and the checkpoint after it are
+     * ignored by every later reader, its next consolidation finds the lease gone and every
+     * operation fails, and when it opens the volume again its stale WAL is discarded.
+     */
+    public static void takeover(ObjectStore store, Path dir, String label) throws Exception {
+        VolumeConfig cfg = smallConfig().withSealAfter(Duration.ofHours(1)).withCheckpointEvery(1); // consolidate only on drain
+        FaultyStore aStore = new FaultyStore(store, 1);
+        VolumeManager a = new VolumeManager(aStore, dir.resolve("node-a"), NioFs.INSTANCE, cfg);
+        VolumeManager b = new VolumeManager(store, dir.resolve("node-b"), NioFs.INSTANCE, cfg);
+        a.create("t", SIZE);
+        Volume va = a.open("t");
+        writeBlock(va, 0, 'a');
+        va.drain();
+        writeBlock(va, 1, 'b');
+        va.flush(); // durable in A's WAL only
+
+        VolumeInUseException refused = assertThrows(VolumeInUseException.class, () -> b.open("t"), label);
+        assertTrue(refused.getMessage().contains(a.nodeId()), label + ": " + refused.getMessage());
+
+        // A's next delta is stored just after B takes over (A's lease check has passed), writes and
+        // stores a delta and a checkpoint of its own; meanwhile A's WAL runs its sequence numbers
+        // ahead of anything B has seen, so A's late objects would sort after B's without the seal.
+        AtomicReference<Volume> vbRef = new AtomicReference<>();
+        aStore.beforePut(key -> {
+            if (key.endsWith(".delta") && vbRef.get() == null) {
+                Volume vb = b.open("t", true);
+                vbRef.set(vb);
+                writeBlock(vb, 3, 'B');
+                vb.drain();
+                for (int i = 0; i < 50; i++) {
+                    writeBlock(va, 4, 'x');
+                }
+            }
+        });
+        writeBlock(va, 2, 'c');
+        va.drain(); // stores its delta and a checkpoint after the takeover
+        aStore.beforePut(null);
+        Volume vb = vbRef.get();
+        assertTrue(vb != null && vb.epoch() > va.epoch(), label);
+        expectBlocks(vb, label + ": B after takeover", 'a', 0, 0, 'B', 0);
+
+        // A's next consolidation finds the lease gone; from then on every operation fails.
+        VolumeFencedException fenced = assertThrows(VolumeFencedException.class, va::drain, label);
+        assertTrue(fenced.getMessage().contains(b.nodeId()), label + ": " + fenced.getMessage());
+        assertTrue(va.isFenced(), label);
+        assertThrows(VolumeFencedException.class, () -> writeBlock(va, 5, 'y'), label);
+        assertThrows(VolumeFencedException.class, () -> va.read(0, 4096), label);
+        assertThrows(VolumeFencedException.class, va::close, label);
+
+        expectBlocks(vb, label + ": B after A was fenced", 'a', 0, 0, 'B', 0);
+        vb.close();
+        VolumeManager c = new VolumeManager(store, dir.resolve("node-c"), NioFs.INSTANCE, cfg);
+        try (Volume vc = c.open("t")) {
+            expectBlocks(vc, label + ": a third node", 'a', 0, 0, 'B', 0);
+        }
+        // A's node opens it again: its WAL (blocks 1 and 4) is stale and discarded.
+        VolumeManager a2 = new VolumeManager(store, dir.resolve("node-a"), NioFs.INSTANCE, cfg);
+        try (Volume v = a2.open("t")) {
+            assertEquals(0, v.recovered().walRecords(), label);
+            expectBlocks(v, label + ": A's node again", 'a', 0, 0, 'B', 0);
+        }
+    }
+
+    private static void writeBlock(Volume v, int block, char fill) throws java.io.IOException {
+        byte[] b = new byte[4096];
+        Arrays.fill(b, (byte) fill);
+        v.write(block * 4096L, b, false);
+    }
+
+    private static void expectBlocks(Volume v, String ctx, int... fills) throws Exception {
+        for (int i = 0; i < fills.length; i++) {
+            byte[] want = new byte[4096];
+            Arrays.fill(want, (byte) fills[i]);
+            byte[] got = v.read(i * 4096L, 4096);
+            assertTrue(Arrays.equals(want, got), ctx + ": block " + i + " holds " + (char) got[0] + " (" + got[0] + "), expected " + fills[i]);
+        }
     }
 }

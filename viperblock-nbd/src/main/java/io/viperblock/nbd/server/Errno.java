@@ -3,6 +3,7 @@ package io.viperblock.nbd.server;
 import io.viperblock.core.NoSpaceException;
 import io.viperblock.core.volume.OutOfRangeException;
 import io.viperblock.core.volume.VolumeClosedException;
+import io.viperblock.core.volume.VolumeFencedException;
 import io.viperblock.nbd.protocol.Nbd;
 
 /** Maps engine failures to the errno values NBD defines. Stateless. */
@@ -16,6 +17,9 @@ final class Errno {
         }
         if (e instanceof NoSpaceException) {
             return Nbd.ENOSPC;
+        }
+        if (e instanceof VolumeFencedException) {
+            return Nbd.EPERM; // another node owns the volume now: not a transient I/O error
         }
         if (e instanceof VolumeClosedException) {
             return Nbd.ESHUTDOWN;

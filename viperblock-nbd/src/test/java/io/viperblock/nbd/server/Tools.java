@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Assumptions;
  * started, by their handles) and the test fails. Output goes to files, never to a pipe that could
  * fill up.
  */
-final class Tools {
+public final class Tools {
     private Tools() {}
 
     /** Where tools are looked for: PATH, then the sbin directories (mkfs.ext4, e2fsck). */
@@ -50,7 +50,7 @@ final class Tools {
     }
 
     /** The absolute path of {@code tool}, or null. */
-    static Path find(String tool) {
+    public static Path find(String tool) {
         for (Path d : searchPath()) {
             Path p = d.resolve(tool);
             if (Files.isRegularFile(p) && Files.isExecutable(p)) {
@@ -64,7 +64,7 @@ final class Tools {
      * The absolute path of each tool, in order. A missing tool fails the test when {@code CI=true},
      * otherwise skips it.
      */
-    static Path require(String tool) {
+    public static Path require(String tool) {
         Path p = find(tool);
         if (p == null) {
             String msg = "tool \"" + tool + "\" is not installed (Debian: libnbd-bin, python3-libnbd, qemu-utils, fio, e2fsprogs, fuse3)";
@@ -77,14 +77,14 @@ final class Tools {
     }
 
     /** Requires every tool named. */
-    static void requireAll(String... tools) {
+    public static void requireAll(String... tools) {
         for (String t : tools) {
             require(t);
         }
     }
 
     /** Requires a device node (/dev/fuse, /dev/loop-control) the same way as a tool. */
-    static void requireDevice(String device) {
+    public static void requireDevice(String device) {
         if (!Files.exists(Path.of(device))) {
             String msg = "device " + device + " is not available";
             if ("true".equalsIgnoreCase(System.getenv("CI"))) {
@@ -95,7 +95,7 @@ final class Tools {
     }
 
     /** Requires running as root (mount, loop devices), the same way as a tool. */
-    static void requireRoot() throws IOException {
+    public static void requireRoot() throws IOException {
         Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         if (!Integer.valueOf(0).equals(uid)) {
             String msg = "this test needs root (mount -o loop); running as uid " + uid;
@@ -107,9 +107,9 @@ final class Tools {
     }
 
     /** What a finished command left. */
-    record Result(List<String> command, int exit, String out, String err, Duration took) {
+    public record Result(List<String> command, int exit, String out, String err, Duration took) {
         /** Asserts exit status 0, showing the command and its output otherwise. */
-        Result ok() {
+        public Result ok() {
             if (exit != 0) {
                 fail(describe("exited with " + exit));
             }
@@ -117,14 +117,14 @@ final class Tools {
         }
 
         /** Asserts a non-zero exit status. */
-        Result failed() {
+        public Result failed() {
             if (exit == 0) {
                 fail(describe("exited with 0, but a failure was expected"));
             }
             return this;
         }
 
-        String describe(String what) {
+        public String describe(String what) {
             return String.join(" ", command) + " " + what + " after " + took.toMillis() + " ms\n--- stdout:\n" + tail(out)
                     + "\n--- stderr:\n" + tail(err);
         }
@@ -135,39 +135,39 @@ final class Tools {
     }
 
     /** A command line to run; {@link #run} waits for it, {@link #start} leaves it running. */
-    static final class Cmd {
+    public static final class Cmd {
         private final List<String> args = new ArrayList<>();
         private final Map<String, String> env = new java.util.HashMap<>();
         private Duration timeout = Duration.ofSeconds(60);
         private Path dir;
 
-        private Cmd(String tool, String... args) {
-            this.args.add(require(tool).toString());
+        private Cmd(Path program, String... args) {
+            this.args.add(program.toString());
             this.args.addAll(List.of(args));
         }
 
-        Cmd args(String... more) {
+        public Cmd args(String... more) {
             args.addAll(List.of(more));
             return this;
         }
 
-        Cmd env(String name, String value) {
+        public Cmd env(String name, String value) {
             env.put(name, value);
             return this;
         }
 
-        Cmd timeout(Duration d) {
+        public Cmd timeout(Duration d) {
             timeout = d;
             return this;
         }
 
-        Cmd dir(Path d) {
+        public Cmd dir(Path d) {
             dir = d;
             return this;
         }
 
         /** Runs the command to its end (or kills it at the timeout and fails). */
-        Result run() throws IOException, InterruptedException {
+        public Result run() throws IOException, InterruptedException {
             Path outFile = Files.createTempFile(logDir(), "out-", ".txt");
             Path errFile = Files.createTempFile(logDir(), "err-", ".txt");
             long started = System.nanoTime();
@@ -195,7 +195,7 @@ final class Tools {
         }
 
         /** Starts the command in the background; its output goes to {@code log}. Stop it with {@link #stop}. */
-        Process start(Path log) throws IOException {
+        public Process start(Path log) throws IOException {
             return builder().redirectErrorStream(true).redirectOutput(log.toFile()).start();
         }
 
@@ -211,15 +211,20 @@ final class Tools {
     }
 
     /** A command running {@code tool} (found on the search path, or the test is skipped / failed). */
-    static Cmd cmd(String tool, String... args) {
-        return new Cmd(tool, args);
+    public static Cmd cmd(String tool, String... args) {
+        return new Cmd(require(tool), args);
+    }
+
+    /** A command running the program at {@code program} (a launcher script of this project). */
+    public static Cmd exec(Path program, String... args) {
+        return new Cmd(program, args);
     }
 
     /**
      * Stops a process this test started: SIGTERM, then SIGKILL after {@code grace}; the processes
      * it started go too. Returns true if it had to be killed forcibly.
      */
-    static boolean stop(Process p, Duration grace) throws InterruptedException {
+    public static boolean stop(Process p, Duration grace) throws InterruptedException {
         if (!p.isAlive()) {
             return false;
         }
@@ -239,7 +244,7 @@ final class Tools {
     }
 
     /** SIGKILL to the process and to every process it started. */
-    static void kill(Process p) throws InterruptedException {
+    public static void kill(Process p) throws InterruptedException {
         List<ProcessHandle> children = p.descendants().toList();
         p.destroyForcibly();
         for (ProcessHandle c : children) {
@@ -259,18 +264,18 @@ final class Tools {
     }
 
     /** A seeded random source for a test; {@code -Dviperblock.seed=N} replays a run. The seed is printed. */
-    static SplittableRandom random(String test) {
+    public static SplittableRandom random(String test) {
         return io.viperblock.core.testing.Seeds.random(test);
     }
 
     /** {@code n} random bytes. */
-    static byte[] bytes(SplittableRandom r, int n) {
+    public static byte[] bytes(SplittableRandom r, int n) {
         byte[] b = new byte[n];
         fill(r, b, 0, n);
         return b;
     }
 
-    static void fill(SplittableRandom r, byte[] b, int from, int to) {
+    public static void fill(SplittableRandom r, byte[] b, int from, int to) {
         int i = from;
         while (i < to) {
             long v = r.nextLong();
@@ -281,7 +286,7 @@ final class Tools {
     }
 
     /** SHA-256 of a file, in hex. */
-    static String sha256(Path f) throws IOException {
+    public static String sha256(Path f) throws IOException {
         try (var in = Files.newInputStream(f)) {
             var md = java.security.MessageDigest.getInstance("SHA-256");
             byte[] buf = new byte[1 << 20];
@@ -295,7 +300,7 @@ final class Tools {
     }
 
     /** Parses JSON that a tool wrote, skipping any text before the first '{' or '[' and after the last '}' or ']'. */
-    static com.fasterxml.jackson.databind.JsonNode json(String text) throws IOException {
+    public static com.fasterxml.jackson.databind.JsonNode json(String text) throws IOException {
         int start = -1;
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
