@@ -98,6 +98,7 @@ class SfsTest {
                 "-vbstate", vbstate.toString(), "-sfsstate", sfsstate.toString()));
         store.addAll(List.of(where));
         Launcher.Result up = sfs.run(store.toArray(String[]::new)).ok();
+        System.out.print(up.out()); // the summary: files, bytes, time, MB/s
         assertTrue(up.out().contains("stored " + want.size() + " files"), up.describe());
         assertTrue(up.out().contains("verified " + want.size() + " files by SHA-256"), up.describe());
         String state = Files.readString(sfsstate);
