@@ -1,10 +1,10 @@
 package io.viperblock.cli;
 
 /** Parses sizes like {@code 4096}, {@code 512M}, {@code 10G}, {@code 1T} (powers of 1024). Stateless. */
-final class Sizes {
+public final class Sizes {
     private Sizes() {}
 
-    static long parse(String text) {
+    public static long parse(String text) {
         String s = text.trim();
         if (s.isEmpty()) {
             throw new IllegalArgumentException("empty size");

@@ -13,10 +13,10 @@ import java.util.Map;
  * Turns a {@code --store} URI into a store: {@code file:/path}, {@code mem:}, {@code s3://bucket/prefix}
  * (endpoint, region and keys from the environment, see {@link S3Config#fromUri}). Stateless.
  */
-final class StoreUri {
+public final class StoreUri {
     private StoreUri() {}
 
-    static ObjectStore open(String uri) throws IOException {
+    public static ObjectStore open(String uri) throws IOException {
         return open(uri, System.getenv());
     }
 
