@@ -8,7 +8,7 @@ export JAVA_HOME
 export PATH := $(JAVA_HOME)/bin:$(PATH)
 MVN := mvn -B -ntp
 
-.PHONY: build test bench bench-quick clean
+.PHONY: build test bench bench-quick clean campaign-kill
 
 build:
 	$(MVN) -DskipTests package
@@ -34,3 +34,13 @@ run:
 	@bin/vblock info demo >/dev/null 2>&1 || bin/vblock create demo --size 1G
 	@echo "attach with: qemu-img info nbd://127.0.0.1:10809/demo   (Ctrl-C stops the server)"
 	@bin/vblock serve demo
+
+# Durability campaigns (docs/RELIABILITY.md); a short run of each is part of make test.
+CYCLES ?= 100
+STORES ?= file,s3
+IT := -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false -Dfailsafe.failIfNoSpecifiedTests=false
+
+# kill -9 of vblock serve under an NBD write load, restart, verify: make campaign-kill CYCLES=1000 STORES=file
+campaign-kill:
+	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=KillCampaignIT -Dcampaign.cycles=$(CYCLES) -Dcampaign.stores=$(STORES)
+	@cat viperblock-cli/target/campaign-kill-*.json

@@ -17,8 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.jclouds.blobstore.options.ListContainerOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,8 +29,6 @@ import org.junit.jupiter.api.io.TempDir;
  * hosts, and a forced takeover fences the first.
  */
 class ServeS3IT {
-    private static final Path VBLOCK = Path.of(System.getProperty("user.dir")).getParent().resolve("bin/vblock");
-    private static final Pattern SERVING = Pattern.compile("serving nbd://127\\.0\\.0\\.1:(\\d+)/");
     private static S3ProxyFixture proxy;
 
     @TempDir
@@ -49,7 +45,7 @@ class ServeS3IT {
     }
 
     private Tools.Cmd vblock(String bucket, Path data, String... args) {
-        return Tools.exec(VBLOCK, args)
+        return Tools.exec(VblockServer.VBLOCK, args)
                 .env("VB_STORE", "s3://" + bucket + "/vb/")
                 .env("VB_DATA", data.toString())
                 .env("AWS_ENDPOINT_URL", proxy.endpoint().toString())
@@ -59,36 +55,14 @@ class ServeS3IT {
                 .timeout(Duration.ofMinutes(2));
     }
 
-    /** A running {@code vblock serve} and the port it listens on. */
-    private record Server(Process process, Path log, int port) {
-        String uri(String volume) {
-            return "nbd://127.0.0.1:" + port + "/" + volume;
-        }
-    }
-
-    private Server serve(String bucket, Path data, String name, String... extra) throws Exception {
+    private VblockServer serve(String bucket, Path data, String name, String... extra) throws Exception {
         String[] args = new String[extra.length + 4];
         args[0] = "serve";
         System.arraycopy(extra, 0, args, 1, extra.length);
         args[extra.length + 1] = "--listen";
         args[extra.length + 2] = "127.0.0.1:0";
         args[extra.length + 3] = name;
-        Path log = Files.createTempFile(tmp, "serve-", ".log");
-        Process p = vblock(bucket, data, args).start(log);
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (System.nanoTime() < deadline) {
-            Matcher m = SERVING.matcher(Files.readString(log));
-            if (m.find()) {
-                return new Server(p, log, Integer.parseInt(m.group(1)));
-            }
-            if (!p.isAlive()) {
-                fail("vblock serve exited with " + p.exitValue() + ":\n" + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
-        Tools.kill(p);
-        fail("vblock serve did not start within 60 s:\n" + Files.readString(log));
-        return null;
+        return VblockServer.start(vblock(bucket, data, args), Files.createTempFile(tmp, "serve-", ".log"));
     }
 
     @Test
@@ -107,18 +81,17 @@ class ServeS3IT {
         Path in = tmp.resolve("in.img");
         Files.write(in, image);
 
-        Server s = serve(bucket, data, "vol");
+        VblockServer s = serve(bucket, data, "vol");
         Tools.cmd("nbdcopy", in.toString(), s.uri("vol")).run().ok(); // no --flush: acknowledged is enough
-        s.process().destroyForcibly(); // SIGKILL
-        s.process().waitFor();
+        s.kill();
 
-        Server again = serve(bucket, data, "vol");
+        VblockServer again = serve(bucket, data, "vol");
         try {
             Path out = tmp.resolve("out.img");
             Tools.cmd("nbdcopy", again.uri("vol"), out.toString()).run().ok();
-            assertEquals(Tools.sha256(in), Tools.sha256(out), "the copy read back after kill -9 differs:\n" + Files.readString(again.log()));
+            assertEquals(Tools.sha256(in), Tools.sha256(out), "the copy read back after kill -9 differs:\n" + again.logText());
         } finally {
-            Tools.stop(again.process(), Duration.ofSeconds(30));
+            again.stop();
         }
     }
 
@@ -129,8 +102,8 @@ class ServeS3IT {
         Path nodeA = tmp.resolve("node-a");
         Path nodeB = tmp.resolve("node-b");
         vblock(bucket, nodeA, "create", "vol", "--size", "16M").run().ok();
-        Server a = serve(bucket, nodeA, "vol");
-        Server b = null;
+        VblockServer a = serve(bucket, nodeA, "vol");
+        VblockServer b = null;
         try {
             nbdsh(a.uri("vol"), "h.pwrite(b'A' * 4096, 0); h.flush()").run().ok();
             awaitMapDelta(bucket); // A's consolidation has stored it (the seal comes after 5 s)
@@ -158,15 +131,15 @@ class ServeS3IT {
                     "        break",
                     "    time.sleep(0.2)");
             Tools.Result fenced = nbdsh(a.uri("vol"), loop).timeout(Duration.ofSeconds(90)).run().ok();
-            assertEquals("refused EPERM", fenced.out().strip(), fenced.describe("A should refuse writes with EPERM") + "\n" + Files.readString(a.log()));
-            assertTrue(Files.readString(a.log()).contains("was taken over by"), Files.readString(a.log()));
+            assertEquals("refused EPERM", fenced.out().strip(), fenced.describe("A should refuse writes with EPERM") + "\n" + a.logText());
+            assertTrue(a.logText().contains("was taken over by"), a.logText());
 
             String check = "assert h.pread(4096, 0) == b'A' * 4096; assert h.pread(4096, 4096) == bytes(4096); h.pwrite(b'B' * 4096, 8192); h.flush()";
             nbdsh(b.uri("vol"), check).run().ok();
         } finally {
-            Tools.stop(a.process(), Duration.ofSeconds(30));
+            a.stop();
             if (b != null) {
-                Tools.stop(b.process(), Duration.ofSeconds(30)); // drains and releases the lease
+                b.stop(); // drains and releases the lease
             }
         }
         // A's host opens it again: its WAL (the writes B never saw) is stale and is discarded.

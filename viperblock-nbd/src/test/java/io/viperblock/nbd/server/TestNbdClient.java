@@ -33,12 +33,12 @@ import java.util.Map;
  *
  * <p>Not thread-safe: one thread per client.
  */
-final class TestNbdClient implements AutoCloseable {
+public final class TestNbdClient implements AutoCloseable {
     static final int READ_TIMEOUT_MS = 30_000;
 
     /** One complete reply: {@code data} is the bytes read (READ) or the raw block status payload. */
-    record Reply(long cookie, int error, byte[] data, String message) {
-        Reply ok() throws IOException {
+    public record Reply(long cookie, int error, byte[] data, String message) {
+        public Reply ok() throws IOException {
             if (error != 0) {
                 throw new IOException("request " + cookie + " failed: errno " + error + " (" + Nbd.errorName(error) + ") " + message);
             }
@@ -73,7 +73,7 @@ final class TestNbdClient implements AutoCloseable {
     }
 
     /** Connects and negotiates {@code export}; with {@code structured}, structured replies first. */
-    static TestNbdClient connect(InetSocketAddress server, String export, boolean structured) throws IOException {
+    public static TestNbdClient connect(InetSocketAddress server, String export, boolean structured) throws IOException {
         TestNbdClient c = new TestNbdClient(socket(server), structured);
         try {
             c.handshake(export);
@@ -127,7 +127,7 @@ final class TestNbdClient implements AutoCloseable {
         return OptionReply.decode(frame, 1 << 20);
     }
 
-    long size() {
+    public long size() {
         return size;
     }
 
@@ -138,7 +138,7 @@ final class TestNbdClient implements AutoCloseable {
     // ------------------------------------------------------------ requests
 
     /** Sends a request (and {@code payload}, for a WRITE, which may differ from {@code length}); returns its cookie. */
-    long send(int type, int flags, long offset, long length, byte[] payload) throws IOException {
+    public long send(int type, int flags, long offset, long length, byte[] payload) throws IOException {
         long cookie = nextCookie++;
         Request r = new Request(flags, type, cookie, offset, length);
         out.write(r.encodeHeader().array());
@@ -154,7 +154,7 @@ final class TestNbdClient implements AutoCloseable {
     }
 
     /** Reads the next complete reply (of whichever request finishes first). */
-    Reply receive() throws IOException {
+    public Reply receive() throws IOException {
         out.flush();
         return structured ? receiveStructured() : receiveSimple();
     }
@@ -233,7 +233,7 @@ final class TestNbdClient implements AutoCloseable {
     }
 
     /** Sends one request and waits for its reply (nothing else may be in flight). */
-    Reply call(int type, int flags, long offset, long length, byte[] payload) throws IOException {
+    public Reply call(int type, int flags, long offset, long length, byte[] payload) throws IOException {
         long cookie = send(type, flags, offset, length, payload);
         Reply r = receive();
         if (r.cookie() != cookie) {
@@ -242,27 +242,27 @@ final class TestNbdClient implements AutoCloseable {
         return r;
     }
 
-    byte[] read(long offset, int length) throws IOException {
+    public byte[] read(long offset, int length) throws IOException {
         return call(Nbd.CMD_READ, 0, offset, length, null).ok().data();
     }
 
-    void write(long offset, byte[] data) throws IOException {
+    public void write(long offset, byte[] data) throws IOException {
         call(Nbd.CMD_WRITE, 0, offset, data.length, data).ok();
     }
 
-    void trim(long offset, long length) throws IOException {
+    public void trim(long offset, long length) throws IOException {
         call(Nbd.CMD_TRIM, 0, offset, length, null).ok();
     }
 
-    void zero(long offset, long length) throws IOException {
+    public void zero(long offset, long length) throws IOException {
         call(Nbd.CMD_WRITE_ZEROES, 0, offset, length, null).ok();
     }
 
-    void flush() throws IOException {
+    public void flush() throws IOException {
         call(Nbd.CMD_FLUSH, 0, 0, 0, null).ok();
     }
 
-    int inFlight() {
+    public int inFlight() {
         return pending.size();
     }
 
