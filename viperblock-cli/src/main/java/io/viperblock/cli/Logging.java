@@ -30,6 +30,9 @@ final class Logging {
         if (format == Format.json) {
             JsonEncoder json = new JsonEncoder();
             json.setContext(ctx);
+            json.setWithFormattedMessage(true); // the line as text reads it; "message" keeps the template
+            json.setWithArguments(false);
+            json.setWithContext(false);
             encoder = json;
         } else {
             PatternLayoutEncoder text = new PatternLayoutEncoder();
