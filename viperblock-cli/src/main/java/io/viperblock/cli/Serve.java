@@ -10,9 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -23,10 +21,7 @@ import picocli.CommandLine.Parameters;
  * releases their leases).
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve volumes over NBD (export name = volume name).")
-final class Serve implements Callable<Integer> {
-    @CommandLine.Mixin
-    Vblock.Common common = new Vblock.Common();
-
+final class Serve extends Vblock.Base {
     @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809",
             description = "TCP address to listen on (default: ${DEFAULT-VALUE}); port 0 picks a free one")
     String listen;
@@ -86,19 +81,26 @@ final class Serve implements Callable<Integer> {
                 }
             }
             Runtime.getRuntime().addShutdownHook(hook);
+            List<Object> exports = new ArrayList<>();
+            StringBuilder text = new StringBuilder();
             if (!noTcp) {
                 InetSocketAddress at = server.listenTcp(host, port);
                 String shown = at.getAddress().isAnyLocalAddress() ? "127.0.0.1" : at.getAddress().getHostAddress();
                 for (Volume v : open) {
-                    System.out.println("serving nbd://" + shown + ":" + at.getPort() + "/" + v.name() + " (" + v.size() + " bytes)");
+                    String uri = "nbd://" + shown + ":" + at.getPort() + "/" + v.name();
+                    exports.add(Vblock.doc("volume", v.name(), "uri", uri, "size", v.size()));
+                    text.append("serving ").append(uri).append(" (").append(v.size()).append(" bytes)\n");
                 }
             }
             if (socket != null) {
                 server.listenUnix(socket);
                 for (Volume v : open) {
-                    System.out.println("serving nbd+unix:///" + v.name() + "?socket=" + socket.toAbsolutePath());
+                    String uri = "nbd+unix:///" + v.name() + "?socket=" + socket.toAbsolutePath();
+                    exports.add(Vblock.doc("volume", v.name(), "uri", uri, "size", v.size()));
+                    text.append("serving ").append(uri).append('\n');
                 }
             }
+            common.print(Vblock.doc("exports", exports), text.toString().stripTrailing());
             System.out.flush();
         } catch (Exception e) {
             Runtime.getRuntime().removeShutdownHook(hook);

@@ -30,4 +30,19 @@ public final class Sizes {
         }
         return n << shift;
     }
+
+    /** {@code bytes} in binary units for people: "512 B", "4.0 KiB", "1.5 GiB". */
+    static String human(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        String units = "KMGTPE";
+        double v = bytes;
+        int u = -1;
+        while (v >= 1024 && u < units.length() - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format("%.1f %siB", v, units.charAt(u));
+    }
 }

@@ -2,9 +2,14 @@ package io.viperblock.cli;
 
 import io.viperblock.core.store.ObjectStore;
 import io.viperblock.core.volume.Lease;
+import io.viperblock.core.volume.VolumeInspection;
 import io.viperblock.core.volume.VolumeManager;
 import io.viperblock.core.volume.VolumeMeta;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,7 +22,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "vblock", mixinStandardHelpOptions = true, version = "vblock 0.1.0",
         description = "Manage Viperblock volumes.",
-        subcommands = {Vblock.Create.class, Vblock.ListVolumes.class, Vblock.Info.class, Vblock.Delete.class, Serve.class})
+        subcommands = {Vblock.Create.class, Vblock.ListVolumes.class, Vblock.Info.class, Vblock.Delete.class, Resize.class, Drain.class,
+                ImportImage.class, ExportImage.class, Check.class, Serve.class})
 public final class Vblock implements Callable<Integer> {
 
     /** Options every command takes. */
@@ -33,10 +39,51 @@ public final class Vblock implements Callable<Integer> {
         @Option(names = "--debug", description = "print stack traces of errors")
         boolean debug;
 
+        @Option(names = "--json", description = "machine-readable output: one JSON document on stdout")
+        boolean json;
+
+        @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text",
+                description = "log lines on stderr as text or json (one object per line; default: ${DEFAULT-VALUE})")
+        Logging.Format logFormat;
+
         VolumeManager manager() throws Exception {
             ObjectStore s = StoreUri.open(store);
             return new VolumeManager(s, data);
         }
+
+        /** Prints the command's result: {@code doc} as JSON with --json, else {@code text}. */
+        void print(Map<String, ?> doc, String text) {
+            System.out.println(json ? Json.write(doc) : text);
+        }
+    }
+
+    /** A command with the common options (the logging set-up reads them before it runs). */
+    interface HasCommon {
+        Common common();
+    }
+
+    /** A command with the common options. */
+    abstract static class Base implements Callable<Integer>, HasCommon {
+        @CommandLine.Mixin
+        Common common = new Common();
+
+        @Override
+        public Common common() { return common; }
+    }
+
+    /** A command on one volume, named by its only parameter. */
+    abstract static class OnVolume extends Base {
+        @Parameters(paramLabel = "VOLUME", description = "the volume's name")
+        String name;
+    }
+
+    /** A JSON object in the order its members are given: key, value, key, value, ... */
+    static Map<String, Object> doc(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
     }
 
     @Override
@@ -46,9 +93,7 @@ public final class Vblock implements Callable<Integer> {
     }
 
     @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a volume.")
-    static final class Create implements Callable<Integer> {
-        @CommandLine.Mixin
-        Common common = new Common();
+    static final class Create extends Base {
         @Parameters(paramLabel = "VOLUME", description = "volume name: 1-128 of A-Z a-z 0-9 . _ -")
         String name;
         @Option(names = "--size", required = true, paramLabel = "SIZE", description = "bytes, or with K, M, G, T (e.g. 10G)")
@@ -58,64 +103,72 @@ public final class Vblock implements Callable<Integer> {
         public Integer call() throws Exception {
             long bytes = Sizes.parse(size);
             VolumeMeta m = common.manager().create(name, bytes);
-            System.out.println("created volume " + m.name() + " (" + m.size() + " bytes) in " + common.store);
+            common.print(doc("name", m.name(), "id", m.id().toString(), "size", m.size(), "created", m.created().toString()),
+                    "created volume " + m.name() + " (" + m.size() + " bytes) in " + common.store);
             return 0;
         }
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List the volumes of a store.")
-    static final class ListVolumes implements Callable<Integer> {
-        @CommandLine.Mixin
-        Common common = new Common();
-
+    static final class ListVolumes extends Base {
         @Override
         public Integer call() throws Exception {
             VolumeManager m = common.manager();
+            List<Object> volumes = new ArrayList<>();
+            StringBuilder text = new StringBuilder();
             for (String n : m.list()) {
                 VolumeMeta meta = m.describe(n);
-                System.out.printf("%-32s %16d%n", n, meta.size());
+                volumes.add(doc("name", n, "size", meta.size(), "created", meta.created().toString()));
+                text.append(String.format("%-32s %16d%n", n, meta.size()));
+            }
+            if (common.json) {
+                common.print(doc("volumes", volumes), null);
+            } else {
+                System.out.print(text);
             }
             return 0;
         }
     }
 
-    @Command(name = "info", mixinStandardHelpOptions = true, description = "Show a volume's settings and lease.")
-    static final class Info implements Callable<Integer> {
-        @CommandLine.Mixin
-        Common common = new Common();
-        @Parameters(paramLabel = "VOLUME")
-        String name;
-
+    @Command(name = "info", mixinStandardHelpOptions = true,
+            description = "Show a volume's size, allocation, chunks, pending WAL and lease (read-only: works while it is served elsewhere).")
+    static final class Info extends OnVolume {
         @Override
         public Integer call() throws Exception {
-            VolumeManager m = common.manager();
-            VolumeMeta meta = m.describe(name);
-            Lease.Info lease = m.lease(name);
-            System.out.println("name:       " + meta.name());
-            System.out.println("id:         " + meta.id());
-            System.out.println("size:       " + meta.size());
-            System.out.println("block size: " + meta.blockSize());
-            System.out.println("created:    " + meta.created());
-            System.out.println("state:      " + meta.state());
-            System.out.println("parent:     " + (meta.parent() == null ? "-" : meta.parent()));
-            System.out.println("lease:      " + (lease == null ? "never opened"
-                    : (lease.released() ? "free" : "held by " + lease.holder() + " (pid " + lease.pid() + ")") + ", epoch " + lease.epoch()
-                            + ", since " + lease.since()));
+            VolumeInspection in = common.manager().inspect(name);
+            VolumeMeta meta = in.meta();
+            Lease.Info lease = in.lease();
+            Map<String, Object> leaseDoc = lease == null ? null : doc("holder", lease.holder(), "pid", lease.pid(), "epoch", lease.epoch(),
+                    "since", lease.since().toString(), "released", lease.released());
+            common.print(doc("name", meta.name(), "id", meta.id().toString(), "size", meta.size(), "blockSize", meta.blockSize(),
+                    "allocatedBytes", in.allocatedBytes(), "storedBytes", in.storedBytes(), "pendingWriteBytes", in.pendingWriteBytes(),
+                    "chunks", in.chunkObjects(), "mapChunks", in.mapChunks(), "mapExtents", in.mapExtents(),
+                    "pendingWalBytes", in.pendingWalBytes(), "pendingWalRecords", in.pendingWalRecords(), "open", in.open(),
+                    "lease", leaseDoc, "created", meta.created().toString(), "state", meta.state(), "parent", meta.parent(),
+                    "mapProblem", in.mapProblem()),
+                    "name:        " + meta.name()
+                    + "\nid:          " + meta.id()
+                    + "\nsize:        " + meta.size() + " (" + Sizes.human(meta.size()) + ")"
+                    + "\nallocated:   " + in.allocatedBytes() + " (" + in.storedBytes() + " in the store, " + in.pendingWriteBytes()
+                            + " written to this node's WAL and not consolidated yet)"
+                    + "\nchunks:      " + in.chunkObjects() + " (the map uses " + in.mapChunks() + ", in " + in.mapExtents() + " extents)"
+                    + (in.mapProblem() == null ? "" : "\nmap:         unreadable: " + in.mapProblem())
+                    + "\npending WAL: " + in.pendingWalBytes() + " bytes in " + in.pendingWalRecords() + " records on this node"
+                    + "\nlease:       " + (lease == null ? "not open (never opened)"
+                            : lease.released() ? "not open (last epoch " + lease.epoch() + ", released)"
+                            : "held by " + lease.holder() + " (pid " + lease.pid() + "), epoch " + lease.epoch() + ", since " + lease.since())
+                    + "\ncreated:     " + meta.created()
+                    + "\nparent:      " + (meta.parent() == null ? "none" : meta.parent()));
             return 0;
         }
     }
 
     @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete a volume and its data (refused while it is open).")
-    static final class Delete implements Callable<Integer> {
-        @CommandLine.Mixin
-        Common common = new Common();
-        @Parameters(paramLabel = "VOLUME")
-        String name;
-
+    static final class Delete extends OnVolume {
         @Override
         public Integer call() throws Exception {
             common.manager().delete(name);
-            System.out.println("deleted volume " + name);
+            common.print(doc("deleted", name), "deleted volume " + name);
             return 0;
         }
     }
@@ -126,7 +179,17 @@ public final class Vblock implements Callable<Integer> {
 
     /** Runs a command line and returns the exit code. */
     public static int run(String... args) {
-        CommandLine cl = new CommandLine(new Vblock());
+        CommandLine cl = new CommandLine(new Vblock()).setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setExecutionStrategy(parsed -> {
+            CommandLine.ParseResult last = parsed;
+            while (last.hasSubcommand()) {
+                last = last.subcommand();
+            }
+            if (last.commandSpec().userObject() instanceof HasCommon c) {
+                Logging.configure(c.common().logFormat);
+            }
+            return new CommandLine.RunLast().execute(parsed);
+        });
         boolean debug = java.util.Arrays.asList(args).contains("--debug");
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof IllegalArgumentException) {

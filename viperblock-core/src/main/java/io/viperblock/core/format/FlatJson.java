@@ -58,7 +58,7 @@ public final class FlatJson {
         return b.append(first ? "}\n" : "\n}\n").toString();
     }
 
-    /** Appends {@code s} as a JSON string, escaped as {@link #write} does. */
+    /** Appends {@code s} as a JSON string, escaped as {@link #write} escapes it (pure ASCII). */
     public static void quote(StringBuilder b, String s) {
         if (s == null) {
             throw new IllegalArgumentException("null key");

@@ -330,7 +330,7 @@ public final class Volume implements AutoCloseable {
         int head = (int) (offset % BLOCK);
         ByteBuffer payload;
         if (head == 0 && length % BLOCK == 0) {
-            payload = data;
+            payload = data.slice(); // slice(index, length) below counts from 0, not from the position
         } else {
             // read-modify-write: only the partial first and last blocks need their old contents
             payload = ByteBuffer.allocate((int) (end - first) * BLOCK);

@@ -314,4 +314,86 @@ public final class VolumeManager {
     private Path volumeDir(String name) {
         return dataDir.resolve("volumes").resolve(ObjectKeys.checkName("volume", name));
     }
+
+    // ---------------------------------------------------------------- operator commands
+
+    /**
+     * A volume's state read without taking its lease or changing anything: size, what the map
+     * holds, what this node's WAL holds that the map does not yet, and the lease in force.
+     */
+    public VolumeInspection inspect(String name) throws IOException {
+        VolumeKeys keys = new VolumeKeys(name);
+        return VolumeInspector.inspect(store, keys, describe(name), fs, volumeDir(name).resolve(Formats.WAL_DIR));
+    }
+
+    /**
+     * Grows a volume to {@code newSize} bytes; the new range reads as zeros. Takes the lease for
+     * the change, so it is refused while the volume is open anywhere. Shrinking is refused.
+     */
+    public VolumeMeta resize(String name, long newSize) throws IOException {
+        return underLease(name, lease -> {
+            VolumeMeta m = describe(name);
+            if (newSize < m.size()) {
+                throw new IllegalArgumentException("volume \"" + name + "\" is " + m.size() + " bytes; shrinking to " + newSize
+                        + " would cut off data, so it is refused (volumes only grow)");
+            }
+            if (newSize % Formats.BLOCK_SIZE != 0 || newSize / Formats.BLOCK_SIZE > (1L << 40)) {
+                throw new IllegalArgumentException("volume size must be a multiple of " + Formats.BLOCK_SIZE + " bytes up to 4 PiB, not " + newSize);
+            }
+            VolumeMeta grown = new VolumeMeta(m.name(), m.id(), newSize, m.blockSize(), m.created(), m.state(), m.parent());
+            store.put(new VolumeKeys(name).meta(), grown.encode());
+            log.info("resized volume {} from {} to {} bytes", name, m.size(), newSize);
+            return grown;
+        });
+    }
+
+    /** Checks every chunk and map object of a volume; read-only, no lease (see {@link VolumeCheck}). */
+    public VolumeCheck.Report check(String name, VolumeCheck.Progress progress) throws IOException {
+        describe(name);
+        return VolumeCheck.check(store, new VolumeKeys(name), progress);
+    }
+
+    /**
+     * Rebuilds a volume's block map from its chunk footers under its lease (see
+     * {@link VolumeCheck#repair}); refused while the volume is open anywhere.
+     */
+    public VolumeCheck.Repair repair(String name, VolumeCheck.Progress progress) throws IOException {
+        VolumeCheck.Repair r = underLease(name, lease -> VolumeCheck.repair(store, new VolumeKeys(name), lease.epoch(), progress));
+        log.info("repaired the map of volume {}: {} blocks in {} extents over {} chunks ({})", name, r.mappedBlocks(), r.extents(),
+                r.chunksUsed(), r.checkpointKey());
+        return r;
+    }
+
+    private interface LeasedAction<T> {
+        T run(Lease lease) throws IOException;
+    }
+
+    /** Runs {@code action} holding the local lock and the lease, then releases both. */
+    private <T> T underLease(String name, LeasedAction<T> action) throws IOException {
+        VolumeKeys keys = new VolumeKeys(name);
+        describe(name);
+        LocalLock localLock = LocalLock.tryAcquire(volumeDir(name), fs instanceof NioFs);
+        if (localLock == null) {
+            throw new VolumeInUseException("volume \"" + name + "\" is open on this node (data directory " + dataDir + "); close it first");
+        }
+        try {
+            Lease lease = Lease.acquire(store, keys, nodeId, true, false);
+            T result;
+            try {
+                result = action.run(lease);
+            } finally {
+                Lease.Info prev = lease.previous();
+                if (prev != null && !prev.released() && prev.holder().equals(nodeId)) {
+                    // this node crashed holding the volume and its WAL waits here for the next
+                    // open: leave the lease held by this node, as the crash left it
+                    log.info("volume {}: lease kept by this node, whose WAL the next open here replays", name);
+                } else {
+                    lease.release();
+                }
+            }
+            return result;
+        } finally {
+            localLock.close();
+        }
+    }
 }
