@@ -8,7 +8,7 @@ export JAVA_HOME
 export PATH := $(JAVA_HOME)/bin:$(PATH)
 MVN := mvn -B -ntp
 
-.PHONY: build test bench bench-quick clean campaign-kill
+.PHONY: build test bench bench-quick clean campaign-kill campaign-storefaults
 
 build:
 	$(MVN) -DskipTests package
@@ -44,3 +44,9 @@ IT := -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false -Dfailsafe.failIfNoSpe
 campaign-kill:
 	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=KillCampaignIT -Dcampaign.cycles=$(CYCLES) -Dcampaign.stores=$(STORES)
 	@cat viperblock-cli/target/campaign-kill-*.json
+
+# store faults (5xx, 507, lost answers) under an NBD load, then nbdkit's error/delay filters: make campaign-storefaults ROUNDS=10
+ROUNDS ?= 3
+campaign-storefaults:
+	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=StoreFaultCampaignIT -Dcampaign.rounds=$(ROUNDS)
+	@cat viperblock-cli/target/campaign-storefaults.json

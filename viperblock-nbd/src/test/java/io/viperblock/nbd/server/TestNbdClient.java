@@ -160,7 +160,11 @@ public final class TestNbdClient implements AutoCloseable {
     }
 
     private Reply receiveSimple() throws IOException {
-        SimpleReply s = SimpleReply.decode(ByteBuffer.wrap(readN(SimpleReply.HEADER_LENGTH)));
+        return simpleReply(readN(SimpleReply.HEADER_LENGTH));
+    }
+
+    private Reply simpleReply(byte[] header) throws IOException {
+        SimpleReply s = SimpleReply.decode(ByteBuffer.wrap(header));
         Request r = pending.remove(s.cookie());
         if (r == null) {
             throw new NbdProtocolException("reply for unknown cookie " + s.cookie());
@@ -178,7 +182,13 @@ public final class TestNbdClient implements AutoCloseable {
 
     private Reply receiveStructured() throws IOException {
         while (true) {
-            StructuredReplyHeader h = StructuredReplyHeader.decode(ByteBuffer.wrap(readN(StructuredReplyHeader.LENGTH)));
+            // with structured replies negotiated, a server may still answer anything but a READ
+            // with a simple reply (nbdkit does)
+            byte[] magic = readN(4);
+            if (ByteBuffer.wrap(magic).getInt() == Nbd.SIMPLE_REPLY_MAGIC) {
+                return simpleReply(concat(magic, readN(SimpleReply.HEADER_LENGTH - 4)));
+            }
+            StructuredReplyHeader h = StructuredReplyHeader.decode(ByteBuffer.wrap(concat(magic, readN(StructuredReplyHeader.LENGTH - 4))));
             Request r = pending.get(h.cookie());
             if (r == null) {
                 throw new NbdProtocolException("reply chunk for unknown cookie " + h.cookie() + ": " + h);
@@ -230,6 +240,12 @@ public final class TestNbdClient implements AutoCloseable {
                 return new Reply(h.cookie(), err == null ? 0 : err, status != null ? status : data, msg == null ? "" : msg);
             }
         }
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
     }
 
     /** Sends one request and waits for its reply (nothing else may be in flight). */
