@@ -1,5 +1,8 @@
 package io.viperblock.cli;
 
+import io.viperblock.cli.metrics.MetricsServer;
+import io.viperblock.cli.metrics.ServeMetrics;
+import io.viperblock.core.store.MeteredStore;
 import io.viperblock.core.volume.Volume;
 import io.viperblock.core.volume.VolumeManager;
 import io.viperblock.nbd.server.NbdServer;
@@ -40,12 +43,19 @@ final class Serve implements Callable<Integer> {
     @Option(names = "--force-takeover", description = "open the volumes even while another node holds them: that node is fenced (it stops writing to the store at its next consolidation) and its writes not yet in the store are lost; only for a node that is gone")
     boolean forceTakeover;
 
+    @Option(names = "--metrics", paramLabel = "HOST:PORT",
+            description = "serve Prometheus metrics at http://HOST:PORT/metrics; port 0 picks a free one")
+    String metricsAt;
+
     @Parameters(paramLabel = "VOLUME", arity = "0..*", description = "volumes to export (default: every volume in the store)")
     List<String> names = new ArrayList<>();
 
     @Override
     public Integer call() throws Exception {
-        VolumeManager mgr = common.manager();
+        HostPort tcp = noTcp ? null : HostPort.parse("--listen", listen);
+        HostPort metricsAddr = metricsAt == null ? null : HostPort.parse("--metrics", metricsAt);
+        MeteredStore store = new MeteredStore(StoreUri.open(common.store));
+        VolumeManager mgr = new VolumeManager(store, common.data);
         List<String> wanted = names.isEmpty() ? mgr.list() : names;
         if (wanted.isEmpty()) {
             throw new IllegalArgumentException("the store " + common.store + " has no volumes; create one first: vblock create NAME --size 1G");
@@ -64,33 +74,20 @@ final class Serve implements Callable<Integer> {
         }
         NbdServer server = new NbdServer(new VolumeExports(open), NbdServerConfig.defaults());
         CountDownLatch stopped = new CountDownLatch(1);
+        MetricsServer[] metrics = {null};
         Thread hook = new Thread(() -> {
             System.err.println("vblock: stopping: finishing requests in flight, then draining and closing volumes");
             server.shutdown(Duration.ofSeconds(30));
             closeAll(open);
+            closeMetrics(metrics[0]); // last: the drain can be watched
             stopped.countDown();
         }, "vblock-shutdown");
         try {
-            String host = "127.0.0.1";
-            int port = 10809;
-            if (!noTcp) {
-                int colon = listen.lastIndexOf(':');
-                if (colon < 0) {
-                    throw new IllegalArgumentException("--listen wants HOST:PORT, not \"" + listen + "\"");
-                }
-                host = listen.substring(0, colon);
-                try {
-                    port = Integer.parseInt(listen.substring(colon + 1));
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("--listen wants HOST:PORT with a numeric port, not \"" + listen + "\"");
-                }
-            }
             Runtime.getRuntime().addShutdownHook(hook);
-            if (!noTcp) {
-                InetSocketAddress at = server.listenTcp(host, port);
-                String shown = at.getAddress().isAnyLocalAddress() ? "127.0.0.1" : at.getAddress().getHostAddress();
+            if (tcp != null) {
+                InetSocketAddress at = server.listenTcp(tcp.host(), tcp.port());
                 for (Volume v : open) {
-                    System.out.println("serving nbd://" + shown + ":" + at.getPort() + "/" + v.name() + " (" + v.size() + " bytes)");
+                    System.out.println("serving nbd://" + shown(at) + ":" + at.getPort() + "/" + v.name() + " (" + v.size() + " bytes)");
                 }
             }
             if (socket != null) {
@@ -99,15 +96,33 @@ final class Serve implements Callable<Integer> {
                     System.out.println("serving nbd+unix:///" + v.name() + "?socket=" + socket.toAbsolutePath());
                 }
             }
+            if (metricsAddr != null) {
+                ServeMetrics scrape = new ServeMetrics(open, store, server);
+                metrics[0] = MetricsServer.start(metricsAddr.host(), metricsAddr.port(), scrape::scrape);
+                InetSocketAddress at = metrics[0].address();
+                System.out.println("metrics on http://" + shown(at) + ":" + at.getPort() + "/metrics");
+            }
             System.out.flush();
         } catch (Exception e) {
             Runtime.getRuntime().removeShutdownHook(hook);
+            closeMetrics(metrics[0]);
             server.shutdown(Duration.ZERO);
             closeAll(open);
             throw e;
         }
         stopped.await(); // until a signal runs the hook
         return 0;
+    }
+
+    /** The address to print: a wildcard address is reachable on loopback. */
+    private static String shown(InetSocketAddress at) {
+        return at.getAddress().isAnyLocalAddress() ? "127.0.0.1" : at.getAddress().getHostAddress();
+    }
+
+    private static void closeMetrics(MetricsServer m) {
+        if (m != null) {
+            m.close();
+        }
     }
 
     private static void closeAll(List<Volume> open) {
