@@ -84,6 +84,12 @@ final class Serve implements Callable<Integer> {
         }, "vblock-shutdown");
         try {
             Runtime.getRuntime().addShutdownHook(hook);
+            if (metricsAddr != null) {
+                ServeMetrics scrape = new ServeMetrics(open, store, server);
+                metrics[0] = MetricsServer.start(metricsAddr.host(), metricsAddr.port(), scrape::scrape);
+                InetSocketAddress at = metrics[0].address();
+                System.out.println("metrics on http://" + shown(at) + ":" + at.getPort() + "/metrics");
+            }
             if (tcp != null) {
                 InetSocketAddress at = server.listenTcp(tcp.host(), tcp.port());
                 for (Volume v : open) {
@@ -95,12 +101,6 @@ final class Serve implements Callable<Integer> {
                 for (Volume v : open) {
                     System.out.println("serving nbd+unix:///" + v.name() + "?socket=" + socket.toAbsolutePath());
                 }
-            }
-            if (metricsAddr != null) {
-                ServeMetrics scrape = new ServeMetrics(open, store, server);
-                metrics[0] = MetricsServer.start(metricsAddr.host(), metricsAddr.port(), scrape::scrape);
-                InetSocketAddress at = metrics[0].address();
-                System.out.println("metrics on http://" + shown(at) + ":" + at.getPort() + "/metrics");
             }
             System.out.flush();
         } catch (Exception e) {
