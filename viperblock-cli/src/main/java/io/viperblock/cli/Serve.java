@@ -1,5 +1,8 @@
 package io.viperblock.cli;
 
+import io.viperblock.cli.metrics.MetricsServer;
+import io.viperblock.cli.metrics.ServeMetrics;
+import io.viperblock.core.store.MeteredStore;
 import io.viperblock.core.volume.Volume;
 import io.viperblock.core.volume.VolumeManager;
 import io.viperblock.nbd.server.NbdServer;
@@ -35,12 +38,19 @@ final class Serve extends Vblock.Base {
     @Option(names = "--force-takeover", description = "open the volumes even while another node holds them: that node is fenced (it stops writing to the store at its next consolidation) and its writes not yet in the store are lost; only for a node that is gone")
     boolean forceTakeover;
 
+    @Option(names = "--metrics", paramLabel = "HOST:PORT",
+            description = "serve Prometheus metrics at http://HOST:PORT/metrics; port 0 picks a free one")
+    String metricsAt;
+
     @Parameters(paramLabel = "VOLUME", arity = "0..*", description = "volumes to export (default: every volume in the store)")
     List<String> names = new ArrayList<>();
 
     @Override
     public Integer call() throws Exception {
-        VolumeManager mgr = common.manager();
+        HostPort tcp = noTcp ? null : HostPort.parse("--listen", listen);
+        HostPort metricsAddr = metricsAt == null ? null : HostPort.parse("--metrics", metricsAt);
+        MeteredStore store = new MeteredStore(StoreUri.open(common.store));
+        VolumeManager mgr = new VolumeManager(store, common.data);
         List<String> wanted = names.isEmpty() ? mgr.list() : names;
         if (wanted.isEmpty()) {
             throw new IllegalArgumentException("the store " + common.store + " has no volumes; create one first: vblock create NAME --size 1G");
@@ -59,35 +69,30 @@ final class Serve extends Vblock.Base {
         }
         NbdServer server = new NbdServer(new VolumeExports(open), NbdServerConfig.defaults());
         CountDownLatch stopped = new CountDownLatch(1);
+        MetricsServer[] metrics = {null};
         Thread hook = new Thread(() -> {
             System.err.println("vblock: stopping: finishing requests in flight, then draining and closing volumes");
             server.shutdown(Duration.ofSeconds(30));
             closeAll(open);
+            closeMetrics(metrics[0]); // last: the drain can be watched
             stopped.countDown();
         }, "vblock-shutdown");
         try {
-            String host = "127.0.0.1";
-            int port = 10809;
-            if (!noTcp) {
-                int colon = listen.lastIndexOf(':');
-                if (colon < 0) {
-                    throw new IllegalArgumentException("--listen wants HOST:PORT, not \"" + listen + "\"");
-                }
-                host = listen.substring(0, colon);
-                try {
-                    port = Integer.parseInt(listen.substring(colon + 1));
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("--listen wants HOST:PORT with a numeric port, not \"" + listen + "\"");
-                }
-            }
             Runtime.getRuntime().addShutdownHook(hook);
             List<Object> exports = new ArrayList<>();
             StringBuilder text = new StringBuilder();
-            if (!noTcp) {
-                InetSocketAddress at = server.listenTcp(host, port);
-                String shown = at.getAddress().isAnyLocalAddress() ? "127.0.0.1" : at.getAddress().getHostAddress();
+            String metricsUrl = null;
+            if (metricsAddr != null) {
+                ServeMetrics scrape = new ServeMetrics(open, store, server);
+                metrics[0] = MetricsServer.start(metricsAddr.host(), metricsAddr.port(), scrape::scrape);
+                InetSocketAddress at = metrics[0].address();
+                metricsUrl = "http://" + shown(at) + ":" + at.getPort() + "/metrics";
+                text.append("metrics on ").append(metricsUrl).append('\n');
+            }
+            if (tcp != null) {
+                InetSocketAddress at = server.listenTcp(tcp.host(), tcp.port());
                 for (Volume v : open) {
-                    String uri = "nbd://" + shown + ":" + at.getPort() + "/" + v.name();
+                    String uri = "nbd://" + shown(at) + ":" + at.getPort() + "/" + v.name();
                     exports.add(Vblock.doc("volume", v.name(), "uri", uri, "size", v.size()));
                     text.append("serving ").append(uri).append(" (").append(v.size()).append(" bytes)\n");
                 }
@@ -100,16 +105,29 @@ final class Serve extends Vblock.Base {
                     text.append("serving ").append(uri).append('\n');
                 }
             }
-            common.print(Vblock.doc("exports", exports), text.toString().stripTrailing());
+            common.print(metricsUrl == null ? Vblock.doc("exports", exports) : Vblock.doc("exports", exports, "metrics", metricsUrl),
+                    text.toString().stripTrailing());
             System.out.flush();
         } catch (Exception e) {
             Runtime.getRuntime().removeShutdownHook(hook);
+            closeMetrics(metrics[0]);
             server.shutdown(Duration.ZERO);
             closeAll(open);
             throw e;
         }
         stopped.await(); // until a signal runs the hook
         return 0;
+    }
+
+    /** The address to print: a wildcard address is reachable on loopback. */
+    private static String shown(InetSocketAddress at) {
+        return at.getAddress().isAnyLocalAddress() ? "127.0.0.1" : at.getAddress().getHostAddress();
+    }
+
+    private static void closeMetrics(MetricsServer m) {
+        if (m != null) {
+            m.close();
+        }
     }
 
     private static void closeAll(List<Volume> open) {

@@ -1,11 +1,14 @@
 package io.viperblock.core.volume;
 
+import io.viperblock.core.metrics.LatencyHistogram;
+
 /**
  * Counters of an open volume at one moment. Immutable.
  *
  * @param walWritesPerSync     WAL records per fdatasync (group commit at work when above 1)
  * @param walRecordsPerWrite   WAL records per write syscall
  * @param mapBytesPerExtent    memory the block map costs per extent
+ * @param walSyncLatency       time of each fdatasync of {@code WalWriter.sync} (one per flush batch)
  */
 public record VolumeStats(
         long reads, long bytesRead, long writes, long bytesWritten, long partialWrites, long zeroes, long trims,
@@ -14,4 +17,6 @@ public record VolumeStats(
         long consolidations, long consolidationFailures, long chunksWritten, long chunkBytesWritten, long checkpoints,
         long cacheHits, long cacheMisses, long storeReads, long storeBytesRead,
         long mapExtents, long mapBytes, double mapBytesPerExtent, int chunks, long dirtyExtents,
-        long backpressureWaits, long readNanosTotal, long writeNanosTotal, long flushNanosTotal, String lastConsolidationError) {}
+        long backpressureWaits, long readNanosTotal, long writeNanosTotal, long flushNanosTotal, String lastConsolidationError,
+        LatencyHistogram.Snapshot readLatency, LatencyHistogram.Snapshot writeLatency, LatencyHistogram.Snapshot flushLatency,
+        LatencyHistogram.Snapshot walSyncLatency) {}

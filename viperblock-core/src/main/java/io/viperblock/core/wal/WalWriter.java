@@ -7,6 +7,7 @@ import io.viperblock.core.format.WalHeader;
 import io.viperblock.core.io.Fs;
 import io.viperblock.core.io.FsFile;
 import io.viperblock.core.io.NioFs;
+import io.viperblock.core.metrics.LatencyHistogram;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -63,6 +64,7 @@ public final class WalWriter implements AutoCloseable {
     private final LongAdder writeCalls = new LongAdder();
     private final LongAdder recordsWritten = new LongAdder();
     private final LongAdder syncCalls = new LongAdder();
+    private final LatencyHistogram syncLatency = new LatencyHistogram();
     private final LongAdder bytesWritten = new LongAdder();
 
     /** One queued record; {@code done}, {@code position} and {@code error} are set by the batch writer. */
@@ -289,7 +291,9 @@ public final class WalWriter implements AutoCloseable {
             }
             checkUsable();
             long covered = writtenSeq;
+            long started = System.nanoTime();
             forceOrBreak(active);
+            syncLatency.record(System.nanoTime() - started);
             syncCalls.increment();
             if (covered > syncedSeq) {
                 syncedSeq = covered;
@@ -389,6 +393,7 @@ public final class WalWriter implements AutoCloseable {
     public long writeCalls() { return writeCalls.sum(); }
     public long recordsWritten() { return recordsWritten.sum(); }
     public long syncCalls() { return syncCalls.sum(); }
+    public LatencyHistogram.Snapshot syncLatency() { return syncLatency.snapshot(); }
     public long bytesWritten() { return bytesWritten.sum(); }
     public long syncedSeq() { return syncedSeq; }
 

@@ -111,6 +111,7 @@ final class NbdConnection implements Runnable {
             wire.readFully(header);
             header.flip();
             Request r = Request.decodeHeader(header); // a wrong magic throws: the stream is lost
+            server.stats().request(r.type());
             if (r.type() == Nbd.CMD_DISC) {
                 return; // the finally of run() waits for requests in flight, then closes
             }
@@ -347,6 +348,7 @@ final class NbdConnection implements Runnable {
     }
 
     private void replyError(Request r, int errno, String message) throws IOException {
+        server.stats().error(errno);
         if (session.structured()) {
             String m = message.length() > 512 ? message.substring(0, 512) : message;
             wire.write(StructuredReply.error(true, r.cookie(), errno, m));

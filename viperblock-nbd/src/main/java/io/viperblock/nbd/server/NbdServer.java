@@ -45,6 +45,7 @@ public final class NbdServer implements AutoCloseable {
     private final List<ServerSocketChannel> listeners = new CopyOnWriteArrayList<>();
     private final List<Path> socketFiles = new CopyOnWriteArrayList<>();
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
+    private final NbdStats stats = new NbdStats();
     private volatile boolean closing;
 
     public NbdServer(Exports exports, NbdServerConfig config) {
@@ -100,6 +101,7 @@ public final class NbdServer implements AutoCloseable {
                 }
                 continue;
             }
+            stats.accepted();
             NbdConnection c = null;
             try {
                 if (tcp) {
@@ -137,6 +139,11 @@ public final class NbdServer implements AutoCloseable {
 
     void closed(NbdConnection c) {
         connections.remove(c);
+    }
+
+    /** Counters of requests and connections. */
+    public NbdStats stats() {
+        return stats;
     }
 
     /** Connections open now. */
