@@ -1,6 +1,7 @@
 package io.viperblock.core.volume;
 
 import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.WalHeader;
 import io.viperblock.core.format.WalRecord;
 import io.viperblock.core.io.Fs;
 import io.viperblock.core.io.FsFile;
@@ -240,24 +241,31 @@ public final class VolumeManager {
     }
 
     /**
-     * Deletes what WAL this node has of a volume whose lease it did not hold last: another node
-     * has opened the volume since (it took it over from this node), so those writes are superseded.
+     * Deletes what WAL this node has of a volume whose lease it did not hold last: either this
+     * node closed the volume cleanly (its WAL is in the store; an empty segment is left), or
+     * another node has held the volume since (it took it over), so those writes are superseded.
      */
     private void discardStaleWal(String name, Path walDir, Lease.Info prev) throws IOException {
-        long bytes = 0;
+        long recordBytes = 0;
         int files = 0;
         for (String n : fs.list(walDir)) {
             if (n.endsWith(".wal")) {
                 Path f = walDir.resolve(n);
-                bytes += fs.size(f);
+                recordBytes += Math.max(0, fs.size(f) - WalHeader.LENGTH);
                 fs.delete(f);
                 files++;
             }
         }
-        if (files > 0) {
-            fs.syncDir(walDir);
-            log.warn("volume {}: discarded {} bytes in {} WAL segments on this node: {} held the volume after this node (epoch {}), so they are superseded",
-                    name, bytes, files, prev == null ? "another node" : prev.holder(), prev == null ? "?" : prev.epoch());
+        if (files == 0) {
+            return;
+        }
+        fs.syncDir(walDir);
+        boolean ownCleanClose = prev != null && prev.released() && prev.holder().equals(nodeId);
+        if (recordBytes > 0 && !ownCleanClose) {
+            log.warn("volume {}: discarded {} bytes of WAL records in {} segments on this node: {} held the volume after this node (epoch {}), so they are superseded",
+                    name, recordBytes, files, prev == null ? "another node" : prev.holder(), prev == null ? "?" : prev.epoch());
+        } else {
+            log.debug("volume {}: removed {} WAL segments ({} bytes of records) already in the store", name, files, recordBytes);
         }
     }
 
