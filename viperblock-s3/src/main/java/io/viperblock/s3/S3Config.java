@@ -26,6 +26,11 @@ import java.util.Objects;
  * @param requestTimeout  one attempt of one request, including the transfer of a 4 MiB chunk
  * @param maxRetries      retries after the first attempt of a request that failed with a 5xx, a
  *                        throttling error or an I/O error (the SDK's standard backoff between them)
+ * @param multipartThreshold objects larger than this many bytes are stored by a multipart upload
+ *                        (a checkpoint of a big volume's map can be hundreds of MiB); at most this
+ *                        many bytes go in one PUT
+ * @param partSize        bytes per part of a multipart upload (the last part may be smaller); at least
+ *                        {@link #MIN_PART_SIZE}, S3's minimum
  */
 public record S3Config(
         String bucket,
@@ -37,12 +42,18 @@ public record S3Config(
         boolean pathStyle,
         Duration connectTimeout,
         Duration requestTimeout,
-        int maxRetries) {
+        int maxRetries,
+        long multipartThreshold,
+        int partSize) {
 
     public static final String DEFAULT_REGION = "us-east-1";
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(60);
     public static final int DEFAULT_MAX_RETRIES = 5;
+    public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
+    public static final int DEFAULT_PART_SIZE = 16 << 20;
+    /** S3's smallest part, except for the last part of an upload. */
+    public static final int MIN_PART_SIZE = 5 << 20;
 
     public S3Config {
         if (bucket == null || bucket.isBlank()) {
@@ -69,6 +80,20 @@ public record S3Config(
         if (maxRetries < 0) {
             throw new IllegalArgumentException("maxRetries must be >= 0, got " + maxRetries);
         }
+        if (multipartThreshold < 1) {
+            throw new IllegalArgumentException("multipartThreshold must be at least 1 byte, got " + multipartThreshold);
+        }
+        if (partSize < MIN_PART_SIZE) {
+            throw new IllegalArgumentException("partSize must be at least " + MIN_PART_SIZE
+                    + " bytes (5 MiB, S3's smallest part), got " + partSize);
+        }
+    }
+
+    /** The default multipart threshold and part size. */
+    public S3Config(String bucket, String prefix, URI endpoint, String region, String accessKey, String secretKey,
+            boolean pathStyle, Duration connectTimeout, Duration requestTimeout, int maxRetries) {
+        this(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, maxRetries,
+                DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE);
     }
 
     private static Duration positive(String what, Duration d) {
@@ -86,19 +111,29 @@ public record S3Config(
     }
 
     public S3Config withPrefix(String p) {
-        return new S3Config(bucket, p, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, maxRetries);
+        return new S3Config(bucket, p, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, maxRetries,
+                multipartThreshold, partSize);
     }
 
     public S3Config withSecretKey(String s) {
-        return new S3Config(bucket, prefix, endpoint, region, accessKey, s, pathStyle, connectTimeout, requestTimeout, maxRetries);
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, s, pathStyle, connectTimeout, requestTimeout, maxRetries,
+                multipartThreshold, partSize);
     }
 
     public S3Config withTimeouts(Duration connect, Duration request) {
-        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connect, request, maxRetries);
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connect, request, maxRetries,
+                multipartThreshold, partSize);
     }
 
     public S3Config withMaxRetries(int n) {
-        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, n);
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, n,
+                multipartThreshold, partSize);
+    }
+
+    /** Objects above {@code threshold} bytes go up in parts of {@code partSize} bytes. */
+    public S3Config withMultipart(long threshold, int partSize) {
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout,
+                maxRetries, threshold, partSize);
     }
 
     /** {@code s3://bucket/prefix (endpoint ...)}, for messages; no credentials. */
@@ -111,7 +146,8 @@ public record S3Config(
     public String toString() {
         return "S3Config[bucket=" + bucket + ", prefix=" + prefix + ", endpoint=" + endpoint + ", region=" + region
                 + ", accessKey=" + accessKey + ", secretKey=****, pathStyle=" + pathStyle + ", connectTimeout="
-                + connectTimeout + ", requestTimeout=" + requestTimeout + ", maxRetries=" + maxRetries + "]";
+                + connectTimeout + ", requestTimeout=" + requestTimeout + ", maxRetries=" + maxRetries
+                + ", multipartThreshold=" + multipartThreshold + ", partSize=" + partSize + "]";
     }
 
     /**

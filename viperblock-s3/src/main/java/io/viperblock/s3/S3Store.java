@@ -31,6 +31,7 @@ import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.GetObjectRequest;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
@@ -56,8 +57,12 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * </ul>
  * No message, log line or {@code toString} contains the secret key.
  *
- * <p>{@link #putIfAbsent} is a PutObject with {@code If-None-Match: *}, answered 412 when the key
- * exists. A server that ignores the header (s3proxy 2.6.0 does, as do some older S3-compatible
+ * <p>{@link #put} of an object larger than {@link S3Config#multipartThreshold()} (default 64 MiB)
+ * is a multipart upload in {@link S3Config#partSize()} parts, aborted on any failure.
+ *
+ * <p>{@link #putIfAbsent} is always a single PutObject with {@code If-None-Match: *}, answered 412 when the key
+ * exists (it writes leases, a few hundred bytes; a conditional CompleteMultipartUpload is not
+ * offered by every S3-compatible server). A server that ignores the header (s3proxy 2.6.0 does, as do some older S3-compatible
  * servers) silently overwrites instead: such a server cannot give leases their exclusivity.
  *
  * <p>Checksums: chunks and map objects carry their own CRC32C, so the SDK's extra request
@@ -109,6 +114,11 @@ public final class S3Store implements ObjectStore {
         return config;
     }
 
+    /** The SDK client, for tests that look at the bucket through requests the store does not make. */
+    S3Client client() {
+        return s3;
+    }
+
     @Override
     public String describe() {
         return describe;
@@ -123,15 +133,70 @@ public final class S3Store implements ObjectStore {
         return config.prefix() + ObjectKeys.check(key);
     }
 
+    /**
+     * One PutObject, or above {@link S3Config#multipartThreshold()} a multipart upload of
+     * {@link S3Config#partSize()} parts (see {@link #putMultipart}).
+     */
     @Override
     public void put(String key, ByteBuffer data) throws IOException {
         String k = s3Key(key);
         ByteBuffer body = data.duplicate();
+        if (body.remaining() > config.multipartThreshold()) {
+            putMultipart(key, k, body);
+            return;
+        }
         try {
             s3.putObject(PutObjectRequest.builder().bucket(config.bucket()).key(k)
                     .contentLength((long) body.remaining()).build(), RequestBody.fromRemainingByteBuffer(body));
         } catch (SdkException e) {
             throw translate("storing", key, e);
+        }
+    }
+
+    /**
+     * CreateMultipartUpload, UploadPart for each part in order, CompleteMultipartUpload: the object
+     * appears whole at the end or not at all. Any failure aborts the upload, so no parts are left
+     * behind (unless the abort fails too: then it is logged with the upload id, and the parts stay
+     * until a bucket lifecycle rule for incomplete uploads removes them), and the error is mapped
+     * as a single PUT's is. Each attempt of a part is retried by the SDK like any request.
+     */
+    private void putMultipart(String key, String k, ByteBuffer body) throws IOException {
+        String uploadId;
+        try {
+            uploadId = s3.createMultipartUpload(b -> b.bucket(config.bucket()).key(k)).uploadId();
+        } catch (SdkException e) {
+            throw translate("storing", key, e);
+        }
+        boolean done = false;
+        try {
+            List<CompletedPart> parts = new ArrayList<>();
+            int partSize = config.partSize();
+            for (int number = 1; body.hasRemaining(); number++) {
+                ByteBuffer part = body.slice(body.position(), Math.min(partSize, body.remaining()));
+                body.position(body.position() + part.remaining());
+                int n = number;
+                String etag = s3.uploadPart(b -> b.bucket(config.bucket()).key(k).uploadId(uploadId).partNumber(n)
+                        .contentLength((long) part.remaining()), RequestBody.fromRemainingByteBuffer(part)).eTag();
+                parts.add(CompletedPart.builder().partNumber(n).eTag(etag).build());
+            }
+            s3.completeMultipartUpload(b -> b.bucket(config.bucket()).key(k).uploadId(uploadId)
+                    .multipartUpload(m -> m.parts(parts)));
+            done = true;
+        } catch (SdkException e) {
+            throw translate("storing", key, e);
+        } finally {
+            if (!done) {
+                abort(key, k, uploadId);
+            }
+        }
+    }
+
+    private void abort(String key, String k, String uploadId) {
+        try {
+            s3.abortMultipartUpload(b -> b.bucket(config.bucket()).key(k).uploadId(uploadId));
+        } catch (SdkException e) {
+            log.warn("could not abort the failed multipart upload {} of {} in {}; its parts stay until a lifecycle rule"
+                    + " removes them: {}", uploadId, key, describe, translate("aborting the upload of", key, e).getMessage());
         }
     }
 

@@ -18,9 +18,8 @@ import io.viperblock.core.volume.VolumeScenarios;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
@@ -31,20 +30,12 @@ import org.slf4j.LoggerFactory;
  * run carries the secret key.
  */
 class S3FaultLoadTest {
-    static S3ProxyFixture proxy;
+    @RegisterExtension
+    static final S3ProxyFixture proxy = S3ProxyFixture.perClass();
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void startProxy() throws Exception {
-        proxy = S3ProxyFixture.start();
-    }
-
-    @AfterAll
-    static void stopProxy() throws Exception {
-        proxy.close();
-    }
 
     @Test
     void randomFaultsLoseNothingAndNoLogShowsTheSecret() throws Exception {
@@ -64,7 +55,7 @@ class S3FaultLoadTest {
             VolumeManager mgr = new VolumeManager(store, tmp.resolve("node1"), NioFs.INSTANCE, VolumeScenarios.smallConfig());
             mgr.create("v", size);
             Volume v = mgr.open("v");
-            proxy.inject((method, bucket, key) -> {
+            proxy.inject((method, bucket, key, query) -> {
                 synchronized (faults) {
                     if (faults.nextInt(10) != 0) {
                         return null;

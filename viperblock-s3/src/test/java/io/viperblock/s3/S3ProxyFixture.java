@@ -20,6 +20,10 @@ import org.gaul.shaded.org.eclipse.jetty.server.handler.HandlerWrapper;
 import org.jclouds.ContextBuilder;
 import org.jclouds.blobstore.BlobStore;
 import org.jclouds.blobstore.BlobStoreContext;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A real s3proxy 2.6.0 in this JVM on 127.0.0.1 and an ephemeral port, over jclouds' in-memory
@@ -35,19 +39,24 @@ import org.jclouds.blobstore.BlobStoreContext;
  * signature, and injected faults before it too; nothing here depends on that order.) The handler is inserted through the private
  * {@code server} field of {@link S3Proxy}, as s3proxy offers no hook for it.
  */
-public final class S3ProxyFixture implements AutoCloseable {
+public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, AfterEachCallback, AfterAllCallback {
     public static final String IDENTITY = "vb-test-access";
     public static final String CREDENTIAL = "vb-test-secret-Zq9xK2";
 
     private static final AtomicInteger BUCKETS = new AtomicInteger();
 
-    private final BlobStoreContext context;
-    private final BlobStore blobStore;
-    private final S3Proxy proxy;
-    private final URI endpoint;
-    private final FixtureHandler handler;
+    private final boolean conditionalWrites;
+    private BlobStoreContext context;
+    private BlobStore blobStore;
+    private S3Proxy proxy;
+    private URI endpoint;
+    private FixtureHandler handler;
 
-    private S3ProxyFixture(boolean conditionalWrites) throws Exception {
+    private S3ProxyFixture(boolean conditionalWrites) {
+        this.conditionalWrites = conditionalWrites;
+    }
+
+    private S3ProxyFixture startNow() throws Exception {
         context = ContextBuilder.newBuilder("transient")
                 .credentials("unused", "unused")
                 .build(BlobStoreContext.class);
@@ -70,16 +79,40 @@ public final class S3ProxyFixture implements AutoCloseable {
             Thread.sleep(5);
         }
         endpoint = URI.create("http://127.0.0.1:" + proxy.getPort());
+        return this;
     }
 
     /** s3proxy with S3's conditional-create semantics added in front. */
     public static S3ProxyFixture start() throws Exception {
-        return new S3ProxyFixture(true);
+        return new S3ProxyFixture(true).startNow();
     }
 
     /** s3proxy exactly as released. */
     public static S3ProxyFixture startRaw() throws Exception {
-        return new S3ProxyFixture(false);
+        return new S3ProxyFixture(false).startNow();
+    }
+
+    /**
+     * A fixture for {@code @RegisterExtension static final}: started before the class's tests,
+     * stopped after them; each test's injected fault is cleared after it.
+     */
+    public static S3ProxyFixture perClass() {
+        return new S3ProxyFixture(true);
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        startNow();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        inject(null);
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        close();
     }
 
     public URI endpoint() {
@@ -112,8 +145,11 @@ public final class S3ProxyFixture implements AutoCloseable {
         /**
          * The answer for this request, or null to serve it. An {@link Answer#storeFirst} answer
          * stores the PUT's body and then fails, as when an answer is lost on the way back.
+         *
+         * @param query the URL's query string, e.g. {@code partNumber=2&uploadId=...} for an
+         *              UploadPart; empty if none
          */
-        Answer answer(String method, String bucket, String key);
+        Answer answer(String method, String bucket, String key, String query);
     }
 
     public record Answer(int status, String code, boolean storeFirst) {
@@ -162,7 +198,8 @@ public final class S3ProxyFixture implements AutoCloseable {
             String bucket = URLDecoder.decode(slash < 0 ? path : path.substring(0, slash), StandardCharsets.UTF_8);
             String key = slash < 0 ? "" : URLDecoder.decode(path.substring(slash + 1), StandardCharsets.UTF_8);
             Fault f = fault;
-            Answer answer = f == null ? null : f.answer(request.getMethod(), bucket, key);
+            String query = request.getQueryString() == null ? "" : request.getQueryString();
+            Answer answer = f == null ? null : f.answer(request.getMethod(), bucket, key, query);
             if (answer != null) {
                 if (answer.storeFirst()) {
                     // s3proxy serves the request (it decodes the signed aws-chunked body); its answer is dropped
