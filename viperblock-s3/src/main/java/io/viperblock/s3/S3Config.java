@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Where an {@link S3Store} keeps its objects and how it reaches them. Immutable.
@@ -159,10 +160,16 @@ public record S3Config(
      * <li>region: {@code AWS_REGION}, else {@code AWS_DEFAULT_REGION}, else us-east-1</li>
      * <li>access key: {@code AWS_ACCESS_KEY_ID}, else {@code AWS_ACCESS_KEY}</li>
      * <li>secret key: {@code AWS_SECRET_ACCESS_KEY}, else {@code AWS_SECRET_KEY}</li>
+     * <li>when neither key is in the environment: both keys, and the region if none is set above,
+     *     from the profile {@code AWS_PROFILE} (else {@code default}) of the shared credentials file
+     *     ({@code AWS_SHARED_CREDENTIALS_FILE}, default {@code $HOME/.aws/credentials}) or config
+     *     file ({@code AWS_CONFIG_FILE}, default {@code $HOME/.aws/config}); a profile named in
+     *     {@code AWS_PROFILE} that is missing or has no keys is an error naming it and the files.
+     *     Only static keys: role, SSO, credential-process and session-token profiles are refused.</li>
      * <li>bucket: {@code AWS_BUCKET} when the URI names none ({@code s3://} or {@code s3:///prefix})</li>
      * </ul>
-     * {@code AWS_PROFILE} is not read: keys must be given in the environment (profiles, instance
-     * roles and SSO are a later option). The prefix gets a trailing '/' if it has none.
+     * Instance roles and SSO are a later option. Paths and {@code HOME} are taken from {@code env}
+     * too, never from the process. The prefix gets a trailing '/' if it has none.
      */
     public static S3Config fromUri(String uri, Map<String, String> env) {
         Objects.requireNonNull(uri, "uri");
@@ -213,18 +220,26 @@ public record S3Config(
         if (secretKey == null) {
             secretKey = get(env, "AWS_SECRET_KEY");
         }
+        if (accessKey == null && secretKey == null) {
+            String name = get(env, "AWS_PROFILE");
+            Optional<AwsProfile> profile = AwsProfile.read(name == null ? "default" : name, name != null, env);
+            if (profile.isPresent()) {
+                accessKey = profile.get().accessKey();
+                secretKey = profile.get().secretKey();
+                region = region == null ? profile.get().region() : region;
+            }
+        }
         if (accessKey == null || secretKey == null) {
             String missing = accessKey == null && secretKey == null ? "access key and secret key"
                     : accessKey == null ? "access key" : "secret key";
             throw new IllegalArgumentException("no S3 " + missing + " for " + uri + ": set AWS_ACCESS_KEY_ID (or AWS_ACCESS_KEY)"
-                    + " and AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY)"
-                    + (get(env, "AWS_PROFILE") != null ? "; AWS_PROFILE is not supported yet" : ""));
+                    + " and AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY), or AWS_PROFILE to a profile of ~/.aws/credentials");
         }
         return new S3Config(bucket, prefix, endpoint, region == null ? DEFAULT_REGION : region.toLowerCase(Locale.ROOT),
                 accessKey, secretKey, endpoint != null, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_RETRIES);
     }
 
-    private static String get(Map<String, String> env, String name) {
+    static String get(Map<String, String> env, String name) {
         String v = env.get(name);
         return v == null || v.isBlank() ? null : v.trim();
     }
