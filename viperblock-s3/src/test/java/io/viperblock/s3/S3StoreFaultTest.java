@@ -79,7 +79,7 @@ class S3StoreFaultTest {
     @Test
     void aConditionalCreateWhoseAnswerWasLostStillWins() throws Exception {
         try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "").withMaxRetries(2))) {
-            proxy.inject(first(1, "lease/7", new Answer(500, "InternalError", true)));
+            proxy.inject(first(1, "lease/7", Answer.lost(500, "InternalError")));
             assertTrue(store.putIfAbsent("lease/7", bytes("mine")));
             assertEquals("mine", StandardCharsets.UTF_8.decode(store.get("lease/7")).toString());
             // ... but another writer's object, met on a retry, is a loss
@@ -93,6 +93,44 @@ class S3StoreFaultTest {
             });
             assertFalse(store.putIfAbsent("lease/8", bytes("mine")));
             assertEquals("theirs", StandardCharsets.UTF_8.decode(store.get("lease/8")).toString());
+        }
+    }
+
+    @Test
+    void aDroppedConnectionIsRetriedBeforeAndAfterThePutWasStored() throws Exception {
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "").withMaxRetries(2))) {
+            for (Answer drop : new Answer[] {Answer.drop(), Answer.dropAfterStore()}) {
+                String key = "chunks/" + drop.kind();
+                proxy.inject(first(1, key, drop));
+                int before = proxy.requests();
+                store.put(key, bytes("v-" + key));
+                assertEquals(2, proxy.requests() - before, drop.kind() + ": the dropped attempt and its retry");
+                proxy.inject(first(1, key, drop));
+                assertEquals("v-" + key, StandardCharsets.UTF_8.decode(store.get(key)).toString(), "a GET whose connection dropped");
+            }
+            // a conditional create whose connection dropped after it was stored: the retry meets our own object
+            proxy.inject(first(1, "lease/3", Answer.dropAfterStore()));
+            assertTrue(store.putIfAbsent("lease/3", bytes("mine")));
+            proxy.inject((method, b, k, query) -> Answer.drop());
+            IOException e = assertThrows(IOException.class, () -> store.get("chunks/DROP"));
+            assertTrue(e.getMessage().contains("reading chunks/DROP"), e.getMessage());
+        }
+    }
+
+    @Test
+    void anAnswerSlowerThanTheRequestTimeoutIsRetried() throws Exception {
+        S3Config config = proxy.config(proxy.newBucket(), "").withTimeouts(java.time.Duration.ofSeconds(5), java.time.Duration.ofMillis(500))
+                .withMaxRetries(2);
+        try (S3Store store = new S3Store(config)) {
+            store.put("k", bytes("v"));
+            proxy.inject(first(1, "k", Answer.delay(java.time.Duration.ofMillis(100))));
+            assertEquals("v", StandardCharsets.UTF_8.decode(store.get("k")).toString(), "a delay within the timeout");
+            proxy.inject(first(1, "k", Answer.delay(java.time.Duration.ofMillis(1500))));
+            int before = proxy.requests();
+            long start = System.nanoTime();
+            assertEquals("v", StandardCharsets.UTF_8.decode(store.get("k")).toString(), "after a timed-out attempt");
+            assertEquals(2, proxy.requests() - before);
+            assertTrue(System.nanoTime() - start < 1_400_000_000L, "the slow attempt was cut at the timeout");
         }
     }
 }
