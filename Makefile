@@ -19,10 +19,12 @@ test:
 bench: build
 	scripts/bench
 	scripts/bench_nbd.py
+	scripts/bench_s3
 
 bench-quick: build
 	BENCH_QUICK=1 scripts/bench
 	scripts/bench_nbd.py --quick
+	BENCH_QUICK=1 scripts/bench_s3
 
 clean:
 	$(MVN) -q clean

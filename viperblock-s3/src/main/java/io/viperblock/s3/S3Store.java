@@ -27,6 +27,7 @@ import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -85,6 +86,15 @@ public final class S3Store implements ObjectStore {
     private final String describe;
 
     public S3Store(S3Config config) {
+        this(config, apache5(config));
+    }
+
+    /**
+     * The store on another of the SDK's synchronous HTTP clients (benchmarks compare them); the
+     * builder's own connect and socket timeouts apply, the request timeout and retries are the
+     * configuration's.
+     */
+    public S3Store(S3Config config, SdkHttpClient.Builder<?> http) {
         this.config = config;
         this.describe = config.describe();
         S3ClientBuilder b = S3Client.builder()
@@ -94,10 +104,7 @@ public final class S3Store implements ObjectStore {
                 .forcePathStyle(config.pathStyle())
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .httpClientBuilder(Apache5HttpClient.builder()
-                        .connectionTimeout(config.connectTimeout())
-                        .socketTimeout(config.requestTimeout())
-                        .maxConnections(64))
+                .httpClientBuilder(http)
                 .overrideConfiguration(o -> o
                         .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
                                 .maxAttempts(config.maxRetries() + 1)
@@ -108,6 +115,14 @@ public final class S3Store implements ObjectStore {
         }
         this.s3 = b.build();
         log.debug("opened S3 store {}", describe);
+    }
+
+    /** The HTTP client the store uses by default, with the configuration's timeouts. */
+    public static Apache5HttpClient.Builder apache5(S3Config config) {
+        return Apache5HttpClient.builder()
+                .connectionTimeout(config.connectTimeout())
+                .socketTimeout(config.requestTimeout())
+                .maxConnections(64);
     }
 
     public S3Config config() {
