@@ -43,8 +43,9 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * An {@link ObjectStore} on S3 or an S3-compatible server, through the AWS SDK for Java v2: a
- * synchronous {@link S3Client} on the Apache 5 HTTP client. (The CRT-based client measured faster
- * for 4 MiB PUTs; it is a later option, as is the zero-copy request body.)
+ * synchronous {@link S3Client} on the Apache 5 HTTP client. (Neither the CRT nor the URLConnection
+ * client was consistently faster for 4 MiB PUTs on the development machine; docs/DESIGN.md has the
+ * numbers. A zero-copy request body is a later option.)
  *
  * <p>Object {@code key} is S3 key {@code prefix + key}. Requests the SDK may retry (5xx,
  * throttling, I/O errors) are retried with its standard backoff, at most
