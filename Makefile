@@ -19,10 +19,12 @@ test:
 bench: build
 	scripts/bench
 	scripts/bench_nbd.py
+	scripts/bench_s3
 
 bench-quick: build
 	BENCH_QUICK=1 scripts/bench
 	scripts/bench_nbd.py --quick
+	BENCH_QUICK=1 scripts/bench_s3
 
 clean:
 	$(MVN) -q clean
@@ -45,7 +47,7 @@ campaign-kill:
 	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=KillCampaignIT -Dcampaign.cycles=$(CYCLES) -Dcampaign.stores=$(STORES)
 	@cat viperblock-cli/target/campaign-kill-*.json
 
-# store faults (5xx, 507, lost answers) under an NBD load, then nbdkit's error/delay filters: make campaign-storefaults ROUNDS=10
+# store faults (5xx, 507, latency, dropped connections, lost answers) under an NBD load, then nbdkit's error/delay filters: make campaign-storefaults ROUNDS=10
 ROUNDS ?= 3
 campaign-storefaults:
 	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=StoreFaultCampaignIT -Dcampaign.rounds=$(ROUNDS)

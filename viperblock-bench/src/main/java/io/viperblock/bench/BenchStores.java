@@ -77,9 +77,60 @@ final class BenchStores {
         }
     }
 
-    /** Forwards everything to a MemoryStore. */
+    /**
+     * Holds every chunk upload while closed (until {@link #open()}), so a volume's consolidator stays idle while
+     * a benchmark builds a WAL backlog, however many segments fill and are sealed; everything else
+     * goes straight to the store underneath.
+     */
+    static final class ChunkGate extends Delegating {
+        private volatile java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+
+        /** Starts closed. */
+        ChunkGate(ObjectStore inner) {
+            super(inner);
+        }
+
+        void open() {
+            gate.countDown();
+        }
+
+        /** Closes an open gate again (uploads already past it go on). */
+        void shut() {
+            if (gate.getCount() == 0) {
+                gate = new java.util.concurrent.CountDownLatch(1);
+            }
+        }
+
+        @Override
+        public void put(String key, ByteBuffer data) throws IOException {
+            if (isChunk(key)) {
+                try {
+                    gate.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted before the chunk gate opened");
+                }
+            }
+            super.put(key, data);
+        }
+    }
+
+    /** Forwards everything to another store, a MemoryStore unless given. */
     abstract static class Delegating implements ObjectStore {
-        private final MemoryStore inner = new MemoryStore();
+        private final ObjectStore inner;
+
+        Delegating() {
+            this(new MemoryStore());
+        }
+
+        Delegating(ObjectStore inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public int read(String key, long offset, ByteBuffer dst) throws IOException {
+            return inner.read(key, offset, dst);
+        }
 
         @Override
         public void put(String key, ByteBuffer data) throws IOException {

@@ -32,7 +32,7 @@ public final class Vblock implements Callable<Integer> {
                 defaultValue = "${env:VB_DATA:-data/node}")
         Path data;
 
-        @Option(names = "--store", paramLabel = "URI", description = "object store: file:/path, s3://bucket/prefix (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or mem: (default: ${DEFAULT-VALUE})",
+        @Option(names = "--store", paramLabel = "URI", description = "object store: file:/path, s3://bucket/prefix (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) or mem: (default: ${DEFAULT-VALUE})",
                 defaultValue = "${env:VB_STORE:-file:data/store}")
         String store;
 

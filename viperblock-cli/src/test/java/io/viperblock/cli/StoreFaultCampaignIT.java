@@ -22,8 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Campaign 3, store faults: {@code bin/vblock serve} on s3proxy (in this JVM, with the fault
  * injection of {@link S3ProxyFixture}) while the checker's NBD workload ({@link NbdChecker}) runs
- * and a random share of the store's requests fail: 500, 503 SlowDown, 507 InsufficientStorage,
- * and PUTs whose answer is lost after the object was stored. Then the faults stop, the server is
+ * and a random share of the store's requests meet a fault: 500, 503 SlowDown, 507
+ * InsufficientStorage, added latency, a connection dropped before the request is served or after
+ * a PUT was stored, and PUTs whose answer is lost after the object was stored. Then the faults stop, the server is
  * stopped (it drains everything into the store and releases the lease), and a server on
  * <em>another</em> data directory (another host: no WAL to replay) reads the volume back: every
  * acknowledged write must be there. A second phase puts nbdkit's {@code error} and {@code delay}
@@ -59,7 +60,7 @@ class StoreFaultCampaignIT {
                 String node = "node-" + round;
                 VblockServer server = serve(proxy, bucket, node);
                 SplittableRandom faults = rnd.split();
-                proxy.inject((method, b, key) -> {
+                proxy.inject((method, b, key, query) -> {
                     if (!b.equals(bucket) || key.isEmpty()) {
                         return null;
                     }
@@ -72,14 +73,21 @@ class StoreFaultCampaignIT {
                     }
                     injected.incrementAndGet();
                     double kind = x / rate;
-                    if (kind < 0.3) {
+                    boolean put = method.equals("PUT");
+                    if (kind < 0.2) {
                         return S3ProxyFixture.Answer.error(500, "InternalError");
-                    } else if (kind < 0.55) {
+                    } else if (kind < 0.35) {
                         return S3ProxyFixture.Answer.error(503, "SlowDown");
-                    } else if (kind < 0.75) {
+                    } else if (kind < 0.5) {
                         return S3ProxyFixture.Answer.error(507, "InsufficientStorage");
+                    } else if (kind < 0.65) {
+                        return S3ProxyFixture.Answer.delay(Duration.ofMillis(20 + (long) (kind * 400)));
+                    } else if (kind < 0.75) {
+                        return S3ProxyFixture.Answer.drop();
+                    } else if (kind < 0.85 && put) {
+                        return S3ProxyFixture.Answer.dropAfterStore();
                     }
-                    return new S3ProxyFixture.Answer(500, "InternalError", method.equals("PUT"));
+                    return put ? S3ProxyFixture.Answer.lost(500, "InternalError") : S3ProxyFixture.Answer.error(500, "InternalError");
                 });
                 long until = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
                 try (TestNbdClient c = TestNbdClient.connect(server.address(), "vol", true)) {

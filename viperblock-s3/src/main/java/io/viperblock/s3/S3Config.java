@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Where an {@link S3Store} keeps its objects and how it reaches them. Immutable.
@@ -26,6 +27,11 @@ import java.util.Objects;
  * @param requestTimeout  one attempt of one request, including the transfer of a 4 MiB chunk
  * @param maxRetries      retries after the first attempt of a request that failed with a 5xx, a
  *                        throttling error or an I/O error (the SDK's standard backoff between them)
+ * @param multipartThreshold objects larger than this many bytes are stored by a multipart upload
+ *                        (a checkpoint of a big volume's map can be hundreds of MiB); at most this
+ *                        many bytes go in one PUT
+ * @param partSize        bytes per part of a multipart upload (the last part may be smaller); at least
+ *                        {@link #MIN_PART_SIZE}, S3's minimum
  */
 public record S3Config(
         String bucket,
@@ -37,12 +43,18 @@ public record S3Config(
         boolean pathStyle,
         Duration connectTimeout,
         Duration requestTimeout,
-        int maxRetries) {
+        int maxRetries,
+        long multipartThreshold,
+        int partSize) {
 
     public static final String DEFAULT_REGION = "us-east-1";
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(60);
     public static final int DEFAULT_MAX_RETRIES = 5;
+    public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
+    public static final int DEFAULT_PART_SIZE = 16 << 20;
+    /** S3's smallest part, except for the last part of an upload. */
+    public static final int MIN_PART_SIZE = 5 << 20;
 
     public S3Config {
         if (bucket == null || bucket.isBlank()) {
@@ -69,6 +81,20 @@ public record S3Config(
         if (maxRetries < 0) {
             throw new IllegalArgumentException("maxRetries must be >= 0, got " + maxRetries);
         }
+        if (multipartThreshold < 1) {
+            throw new IllegalArgumentException("multipartThreshold must be at least 1 byte, got " + multipartThreshold);
+        }
+        if (partSize < MIN_PART_SIZE) {
+            throw new IllegalArgumentException("partSize must be at least " + MIN_PART_SIZE
+                    + " bytes (5 MiB, S3's smallest part), got " + partSize);
+        }
+    }
+
+    /** The default multipart threshold and part size. */
+    public S3Config(String bucket, String prefix, URI endpoint, String region, String accessKey, String secretKey,
+            boolean pathStyle, Duration connectTimeout, Duration requestTimeout, int maxRetries) {
+        this(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, maxRetries,
+                DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE);
     }
 
     private static Duration positive(String what, Duration d) {
@@ -86,19 +112,29 @@ public record S3Config(
     }
 
     public S3Config withPrefix(String p) {
-        return new S3Config(bucket, p, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, maxRetries);
+        return new S3Config(bucket, p, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, maxRetries,
+                multipartThreshold, partSize);
     }
 
     public S3Config withSecretKey(String s) {
-        return new S3Config(bucket, prefix, endpoint, region, accessKey, s, pathStyle, connectTimeout, requestTimeout, maxRetries);
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, s, pathStyle, connectTimeout, requestTimeout, maxRetries,
+                multipartThreshold, partSize);
     }
 
     public S3Config withTimeouts(Duration connect, Duration request) {
-        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connect, request, maxRetries);
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connect, request, maxRetries,
+                multipartThreshold, partSize);
     }
 
     public S3Config withMaxRetries(int n) {
-        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, n);
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout, n,
+                multipartThreshold, partSize);
+    }
+
+    /** Objects above {@code threshold} bytes go up in parts of {@code partSize} bytes. */
+    public S3Config withMultipart(long threshold, int partSize) {
+        return new S3Config(bucket, prefix, endpoint, region, accessKey, secretKey, pathStyle, connectTimeout, requestTimeout,
+                maxRetries, threshold, partSize);
     }
 
     /** {@code s3://bucket/prefix (endpoint ...)}, for messages; no credentials. */
@@ -111,7 +147,8 @@ public record S3Config(
     public String toString() {
         return "S3Config[bucket=" + bucket + ", prefix=" + prefix + ", endpoint=" + endpoint + ", region=" + region
                 + ", accessKey=" + accessKey + ", secretKey=****, pathStyle=" + pathStyle + ", connectTimeout="
-                + connectTimeout + ", requestTimeout=" + requestTimeout + ", maxRetries=" + maxRetries + "]";
+                + connectTimeout + ", requestTimeout=" + requestTimeout + ", maxRetries=" + maxRetries
+                + ", multipartThreshold=" + multipartThreshold + ", partSize=" + partSize + "]";
     }
 
     /**
@@ -123,10 +160,16 @@ public record S3Config(
      * <li>region: {@code AWS_REGION}, else {@code AWS_DEFAULT_REGION}, else us-east-1</li>
      * <li>access key: {@code AWS_ACCESS_KEY_ID}, else {@code AWS_ACCESS_KEY}</li>
      * <li>secret key: {@code AWS_SECRET_ACCESS_KEY}, else {@code AWS_SECRET_KEY}</li>
+     * <li>when neither key is in the environment: both keys, and the region if none is set above,
+     *     from the profile {@code AWS_PROFILE} (else {@code default}) of the shared credentials file
+     *     ({@code AWS_SHARED_CREDENTIALS_FILE}, default {@code $HOME/.aws/credentials}) or config
+     *     file ({@code AWS_CONFIG_FILE}, default {@code $HOME/.aws/config}); a profile named in
+     *     {@code AWS_PROFILE} that is missing or has no keys is an error naming it and the files.
+     *     Only static keys: role, SSO, credential-process and session-token profiles are refused.</li>
      * <li>bucket: {@code AWS_BUCKET} when the URI names none ({@code s3://} or {@code s3:///prefix})</li>
      * </ul>
-     * {@code AWS_PROFILE} is not read: keys must be given in the environment (profiles, instance
-     * roles and SSO are a later option). The prefix gets a trailing '/' if it has none.
+     * Instance roles and SSO are a later option. Paths and {@code HOME} are taken from {@code env}
+     * too, never from the process. The prefix gets a trailing '/' if it has none.
      */
     public static S3Config fromUri(String uri, Map<String, String> env) {
         Objects.requireNonNull(uri, "uri");
@@ -177,18 +220,26 @@ public record S3Config(
         if (secretKey == null) {
             secretKey = get(env, "AWS_SECRET_KEY");
         }
+        if (accessKey == null && secretKey == null) {
+            String name = get(env, "AWS_PROFILE");
+            Optional<AwsProfile> profile = AwsProfile.read(name == null ? "default" : name, name != null, env);
+            if (profile.isPresent()) {
+                accessKey = profile.get().accessKey();
+                secretKey = profile.get().secretKey();
+                region = region == null ? profile.get().region() : region;
+            }
+        }
         if (accessKey == null || secretKey == null) {
             String missing = accessKey == null && secretKey == null ? "access key and secret key"
                     : accessKey == null ? "access key" : "secret key";
             throw new IllegalArgumentException("no S3 " + missing + " for " + uri + ": set AWS_ACCESS_KEY_ID (or AWS_ACCESS_KEY)"
-                    + " and AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY)"
-                    + (get(env, "AWS_PROFILE") != null ? "; AWS_PROFILE is not supported yet" : ""));
+                    + " and AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY), or AWS_PROFILE to a profile of ~/.aws/credentials");
         }
         return new S3Config(bucket, prefix, endpoint, region == null ? DEFAULT_REGION : region.toLowerCase(Locale.ROOT),
                 accessKey, secretKey, endpoint != null, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_RETRIES);
     }
 
-    private static String get(Map<String, String> env, String name) {
+    static String get(Map<String, String> env, String name) {
         String v = env.get(name);
         return v == null || v.isBlank() ? null : v.trim();
     }

@@ -27,10 +27,12 @@ import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.GetObjectRequest;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
@@ -41,8 +43,9 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * An {@link ObjectStore} on S3 or an S3-compatible server, through the AWS SDK for Java v2: a
- * synchronous {@link S3Client} on the Apache 5 HTTP client. (The CRT-based client measured faster
- * for 4 MiB PUTs; it is a later option, as is the zero-copy request body.)
+ * synchronous {@link S3Client} on the Apache 5 HTTP client. (Neither the CRT nor the URLConnection
+ * client was consistently faster for 4 MiB PUTs on the development machine; docs/DESIGN.md has the
+ * numbers. A zero-copy request body is a later option.)
  *
  * <p>Object {@code key} is S3 key {@code prefix + key}. Requests the SDK may retry (5xx,
  * throttling, I/O errors) are retried with its standard backoff, at most
@@ -56,8 +59,12 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * </ul>
  * No message, log line or {@code toString} contains the secret key.
  *
- * <p>{@link #putIfAbsent} is a PutObject with {@code If-None-Match: *}, answered 412 when the key
- * exists. A server that ignores the header (s3proxy 2.6.0 does, as do some older S3-compatible
+ * <p>{@link #put} of an object larger than {@link S3Config#multipartThreshold()} (default 64 MiB)
+ * is a multipart upload in {@link S3Config#partSize()} parts, aborted on any failure.
+ *
+ * <p>{@link #putIfAbsent} is always a single PutObject with {@code If-None-Match: *}, answered 412 when the key
+ * exists (it writes leases, a few hundred bytes; a conditional CompleteMultipartUpload is not
+ * offered by every S3-compatible server). A server that ignores the header (s3proxy 2.6.0 does, as do some older S3-compatible
  * servers) silently overwrites instead: such a server cannot give leases their exclusivity.
  *
  * <p>Checksums: chunks and map objects carry their own CRC32C, so the SDK's extra request
@@ -80,6 +87,15 @@ public final class S3Store implements ObjectStore {
     private final String describe;
 
     public S3Store(S3Config config) {
+        this(config, apache5(config));
+    }
+
+    /**
+     * The store on another of the SDK's synchronous HTTP clients (benchmarks compare them); the
+     * builder's own connect and socket timeouts apply, the request timeout and retries are the
+     * configuration's.
+     */
+    public S3Store(S3Config config, SdkHttpClient.Builder<?> http) {
         this.config = config;
         this.describe = config.describe();
         S3ClientBuilder b = S3Client.builder()
@@ -89,10 +105,7 @@ public final class S3Store implements ObjectStore {
                 .forcePathStyle(config.pathStyle())
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .httpClientBuilder(Apache5HttpClient.builder()
-                        .connectionTimeout(config.connectTimeout())
-                        .socketTimeout(config.requestTimeout())
-                        .maxConnections(64))
+                .httpClientBuilder(http)
                 .overrideConfiguration(o -> o
                         .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
                                 .maxAttempts(config.maxRetries() + 1)
@@ -105,8 +118,21 @@ public final class S3Store implements ObjectStore {
         log.debug("opened S3 store {}", describe);
     }
 
+    /** The HTTP client the store uses by default, with the configuration's timeouts. */
+    public static Apache5HttpClient.Builder apache5(S3Config config) {
+        return Apache5HttpClient.builder()
+                .connectionTimeout(config.connectTimeout())
+                .socketTimeout(config.requestTimeout())
+                .maxConnections(64);
+    }
+
     public S3Config config() {
         return config;
+    }
+
+    /** The SDK client, for tests that look at the bucket through requests the store does not make. */
+    S3Client client() {
+        return s3;
     }
 
     @Override
@@ -123,15 +149,70 @@ public final class S3Store implements ObjectStore {
         return config.prefix() + ObjectKeys.check(key);
     }
 
+    /**
+     * One PutObject, or above {@link S3Config#multipartThreshold()} a multipart upload of
+     * {@link S3Config#partSize()} parts (see {@link #putMultipart}).
+     */
     @Override
     public void put(String key, ByteBuffer data) throws IOException {
         String k = s3Key(key);
         ByteBuffer body = data.duplicate();
+        if (body.remaining() > config.multipartThreshold()) {
+            putMultipart(key, k, body);
+            return;
+        }
         try {
             s3.putObject(PutObjectRequest.builder().bucket(config.bucket()).key(k)
                     .contentLength((long) body.remaining()).build(), RequestBody.fromRemainingByteBuffer(body));
         } catch (SdkException e) {
             throw translate("storing", key, e);
+        }
+    }
+
+    /**
+     * CreateMultipartUpload, UploadPart for each part in order, CompleteMultipartUpload: the object
+     * appears whole at the end or not at all. Any failure aborts the upload, so no parts are left
+     * behind (unless the abort fails too: then it is logged with the upload id, and the parts stay
+     * until a bucket lifecycle rule for incomplete uploads removes them), and the error is mapped
+     * as a single PUT's is. Each attempt of a part is retried by the SDK like any request.
+     */
+    private void putMultipart(String key, String k, ByteBuffer body) throws IOException {
+        String uploadId;
+        try {
+            uploadId = s3.createMultipartUpload(b -> b.bucket(config.bucket()).key(k)).uploadId();
+        } catch (SdkException e) {
+            throw translate("storing", key, e);
+        }
+        boolean done = false;
+        try {
+            List<CompletedPart> parts = new ArrayList<>();
+            int partSize = config.partSize();
+            for (int number = 1; body.hasRemaining(); number++) {
+                ByteBuffer part = body.slice(body.position(), Math.min(partSize, body.remaining()));
+                body.position(body.position() + part.remaining());
+                int n = number;
+                String etag = s3.uploadPart(b -> b.bucket(config.bucket()).key(k).uploadId(uploadId).partNumber(n)
+                        .contentLength((long) part.remaining()), RequestBody.fromRemainingByteBuffer(part)).eTag();
+                parts.add(CompletedPart.builder().partNumber(n).eTag(etag).build());
+            }
+            s3.completeMultipartUpload(b -> b.bucket(config.bucket()).key(k).uploadId(uploadId)
+                    .multipartUpload(m -> m.parts(parts)));
+            done = true;
+        } catch (SdkException e) {
+            throw translate("storing", key, e);
+        } finally {
+            if (!done) {
+                abort(key, k, uploadId);
+            }
+        }
+    }
+
+    private void abort(String key, String k, String uploadId) {
+        try {
+            s3.abortMultipartUpload(b -> b.bucket(config.bucket()).key(k).uploadId(uploadId));
+        } catch (SdkException e) {
+            log.warn("could not abort the failed multipart upload {} of {} in {}; its parts stay until a lifecycle rule"
+                    + " removes them: {}", uploadId, key, describe, translate("aborting the upload of", key, e).getMessage());
         }
     }
 

@@ -10,41 +10,41 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
+import io.viperblock.core.format.WalHeader;
 import io.viperblock.core.io.NioFs;
 import io.viperblock.core.testing.Seeds;
 import io.viperblock.core.volume.Volume;
+import io.viperblock.core.volume.VolumeConfig;
 import io.viperblock.core.volume.VolumeManager;
 import io.viperblock.core.volume.VolumeScenarios;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
 /**
- * A steady write and flush load while a tenth of all S3 requests fail (500, 503, and PUTs whose
- * answer is lost after the object was stored): nothing acknowledged is lost, consolidation
- * catches up once the faults stop, another node sees everything, and no log line of the whole
- * run carries the secret key.
+ * A steady write and flush load while a tenth of all S3 requests meet a fault (500 and 503
+ * errors, answers delayed by up to a third of a second, connections dropped before the request
+ * is served or after a PUT was stored, and PUTs whose answer is lost after the object was
+ * stored): nothing acknowledged is lost, consolidation catches up once the faults stop (the WAL
+ * empties), a reopen on this node and an open on another see everything, and no log line of the
+ * whole run carries the secret key.
  */
 class S3FaultLoadTest {
-    static S3ProxyFixture proxy;
+    @RegisterExtension
+    static final S3ProxyFixture proxy = S3ProxyFixture.perClass();
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void startProxy() throws Exception {
-        proxy = S3ProxyFixture.start();
-    }
 
-    @AfterAll
-    static void stopProxy() throws Exception {
-        proxy.close();
-    }
+    static final S3ProxyFixture.Kind[] PUT_FAULTS = S3ProxyFixture.Kind.values();
+    static final S3ProxyFixture.Kind[] OTHER_FAULTS = {S3ProxyFixture.Kind.ERROR, S3ProxyFixture.Kind.DELAY, S3ProxyFixture.Kind.DROP};
 
     @Test
     void randomFaultsLoseNothingAndNoLogShowsTheSecret() throws Exception {
@@ -55,7 +55,10 @@ class S3FaultLoadTest {
         root.addAppender(logs);
         SplittableRandom rnd = Seeds.random("randomFaultsLoseNothingAndNoLogShowsTheSecret");
         SplittableRandom faults = rnd.split();
-        AtomicInteger injected = new AtomicInteger();
+        Map<String, Integer> seen = new java.util.TreeMap<>();
+        int[] faultyPuts = {0};
+        long loadMillis;
+        Map<S3ProxyFixture.Kind, Integer> injected = new EnumMap<>(S3ProxyFixture.Kind.class);
         int size = VolumeScenarios.SIZE;
         byte[] model = new byte[size];
         // enough SDK retries that a request failing every attempt (0.1^9) does not happen; with the
@@ -64,22 +67,31 @@ class S3FaultLoadTest {
             VolumeManager mgr = new VolumeManager(store, tmp.resolve("node1"), NioFs.INSTANCE, VolumeScenarios.smallConfig());
             mgr.create("v", size);
             Volume v = mgr.open("v");
-            proxy.inject((method, bucket, key) -> {
+            proxy.inject((method, bucket, key, query) -> {
                 synchronized (faults) {
+                    seen.merge(method, 1, Integer::sum);
                     if (faults.nextInt(10) != 0) {
                         return null;
                     }
-                    injected.incrementAndGet();
-                    return switch (faults.nextInt(3)) {
-                        case 0 -> S3ProxyFixture.Answer.error(500, "InternalError");
-                        case 1 -> S3ProxyFixture.Answer.error(503, "SlowDown");
-                        default -> "PUT".equals(method) ? new S3ProxyFixture.Answer(500, "InternalError", true)
+                    // PUTs take every kind in turn (which PUTs is random), so a short run has them all
+                    S3ProxyFixture.Kind kind = "PUT".equals(method) ? PUT_FAULTS[faultyPuts[0]++ % PUT_FAULTS.length]
+                            : OTHER_FAULTS[faults.nextInt(OTHER_FAULTS.length)];
+                    S3ProxyFixture.Answer a = switch (kind) {
+                        case ERROR -> faults.nextBoolean() ? S3ProxyFixture.Answer.error(500, "InternalError")
                                 : S3ProxyFixture.Answer.error(503, "SlowDown");
+                        case LOST -> S3ProxyFixture.Answer.lost(500, "InternalError");
+                        case DELAY -> S3ProxyFixture.Answer.delay(Duration.ofMillis(20 + faults.nextInt(300)));
+                        case DROP -> S3ProxyFixture.Answer.drop();
+                        case DROP_AFTER_STORE -> S3ProxyFixture.Answer.dropAfterStore();
                     };
+                    injected.merge(a.kind(), 1, Integer::sum);
+                    return a;
                 }
             });
+            long t0 = System.nanoTime();
             try {
-                for (int i = 0; i < 400; i++) {
+                // 200 writes, and more (up to 500) until every kind of fault has been met
+                for (int i = 0; i < 200 || (injected.size() < S3ProxyFixture.Kind.values().length && i < 500); i++) {
                     long[] r = VolumeScenarios.randomRange(rnd, 256 << 10);
                     byte[] d = new byte[(int) r[1]];
                     rnd.nextBytes(d);
@@ -96,11 +108,18 @@ class S3FaultLoadTest {
             } finally {
                 proxy.inject(null);
             }
-            assertTrue(injected.get() > 0, "no fault was injected");
+            loadMillis = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(S3ProxyFixture.Kind.values().length, injected.size(), "every kind of fault was injected: " + injected);
             v.drain(); // the faults stopped: consolidation catches up
             assertEquals(0, v.stats().dirtyExtents());
+            assertEquals(WalHeader.LENGTH, v.stats().pendingWalBytes(), "the WAL is empty: one new segment, only its header");
+            assertEquals(1, v.stats().walSegments());
             v.close();
-            try (Volume other = new VolumeManager(store, tmp.resolve("node2"), NioFs.INSTANCE, VolumeScenarios.smallConfig()).open("v")) {
+            VolumeConfig config = VolumeScenarios.smallConfig();
+            try (Volume again = new VolumeManager(store, tmp.resolve("node1"), NioFs.INSTANCE, config).open("v")) {
+                assertArrayEquals(model, again.read(0, size), "reopened on this node, after the faults");
+            }
+            try (Volume other = new VolumeManager(store, tmp.resolve("node2"), NioFs.INSTANCE, config).open("v")) {
                 assertArrayEquals(model, other.read(0, size), "on another node, after the faults");
             }
         } finally {
@@ -110,6 +129,6 @@ class S3FaultLoadTest {
             String text = e.getFormattedMessage() + (e.getThrowableProxy() == null ? "" : ThrowableProxyUtil.asString(e.getThrowableProxy()));
             assertFalse(text.contains(S3ProxyFixture.CREDENTIAL), "a log line carries the secret: " + text);
         }
-        System.out.println("S3FaultLoadTest: " + injected.get() + " faults injected, " + logs.list.size() + " log lines checked");
+        System.out.println("S3FaultLoadTest: requests " + seen + ", faults " + injected + ", load " + loadMillis + " ms, " + logs.list.size() + " log lines checked");
     }
 }

@@ -20,13 +20,17 @@ import org.gaul.shaded.org.eclipse.jetty.server.handler.HandlerWrapper;
 import org.jclouds.ContextBuilder;
 import org.jclouds.blobstore.BlobStore;
 import org.jclouds.blobstore.BlobStoreContext;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A real s3proxy 2.6.0 in this JVM on 127.0.0.1 and an ephemeral port, over jclouds' in-memory
  * "transient" blob store, with AWS V2/V4 authentication.
  *
- * <p>A handler in front of s3proxy's own can answer chosen requests with errors
- * ({@link #inject}) and counts requests.
+ * <p>A handler in front of s3proxy's own meets chosen requests with faults ({@link #inject}):
+ * errors, lost answers, delays and dropped connections (see {@link Kind}); it counts requests.
  *
  * <p>s3proxy 2.6.0 ignores {@code If-None-Match: *} on PUT: it overwrites and answers 200
  * ({@link S3RawProxyTest} pins that down). Unless started raw, the handler gives such PUTs S3's
@@ -35,19 +39,24 @@ import org.jclouds.blobstore.BlobStoreContext;
  * signature, and injected faults before it too; nothing here depends on that order.) The handler is inserted through the private
  * {@code server} field of {@link S3Proxy}, as s3proxy offers no hook for it.
  */
-public final class S3ProxyFixture implements AutoCloseable {
+public final class S3ProxyFixture implements AutoCloseable, BeforeAllCallback, AfterEachCallback, AfterAllCallback {
     public static final String IDENTITY = "vb-test-access";
     public static final String CREDENTIAL = "vb-test-secret-Zq9xK2";
 
     private static final AtomicInteger BUCKETS = new AtomicInteger();
 
-    private final BlobStoreContext context;
-    private final BlobStore blobStore;
-    private final S3Proxy proxy;
-    private final URI endpoint;
-    private final FixtureHandler handler;
+    private final boolean conditionalWrites;
+    private BlobStoreContext context;
+    private BlobStore blobStore;
+    private S3Proxy proxy;
+    private URI endpoint;
+    private FixtureHandler handler;
 
-    private S3ProxyFixture(boolean conditionalWrites) throws Exception {
+    private S3ProxyFixture(boolean conditionalWrites) {
+        this.conditionalWrites = conditionalWrites;
+    }
+
+    private S3ProxyFixture startNow() throws Exception {
         context = ContextBuilder.newBuilder("transient")
                 .credentials("unused", "unused")
                 .build(BlobStoreContext.class);
@@ -70,16 +79,40 @@ public final class S3ProxyFixture implements AutoCloseable {
             Thread.sleep(5);
         }
         endpoint = URI.create("http://127.0.0.1:" + proxy.getPort());
+        return this;
     }
 
     /** s3proxy with S3's conditional-create semantics added in front. */
     public static S3ProxyFixture start() throws Exception {
-        return new S3ProxyFixture(true);
+        return new S3ProxyFixture(true).startNow();
     }
 
     /** s3proxy exactly as released. */
     public static S3ProxyFixture startRaw() throws Exception {
-        return new S3ProxyFixture(false);
+        return new S3ProxyFixture(false).startNow();
+    }
+
+    /**
+     * A fixture for {@code @RegisterExtension static final}: started before the class's tests,
+     * stopped after them; each test's injected fault is cleared after it.
+     */
+    public static S3ProxyFixture perClass() {
+        return new S3ProxyFixture(true);
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        startNow();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        inject(null);
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        close();
     }
 
     public URI endpoint() {
@@ -107,18 +140,55 @@ public final class S3ProxyFixture implements AutoCloseable {
         return handler.requests.get();
     }
 
-    /** An error to answer a request with, instead of s3proxy. */
+    /** A fault to meet a request with. */
     public interface Fault {
         /**
-         * The answer for this request, or null to serve it. An {@link Answer#storeFirst} answer
-         * stores the PUT's body and then fails, as when an answer is lost on the way back.
+         * The answer for this request, or null to serve it.
+         *
+         * @param query the URL's query string, e.g. {@code partNumber=2&uploadId=...} for an
+         *              UploadPart; empty if none
          */
-        Answer answer(String method, String bucket, String key);
+        Answer answer(String method, String bucket, String key, String query);
     }
 
-    public record Answer(int status, String code, boolean storeFirst) {
+    /** What the handler does instead of (or before) letting s3proxy answer. */
+    public enum Kind {
+        /** answer with an error */
+        ERROR,
+        /** let s3proxy serve the request (a PUT is stored), then answer with an error: a lost answer */
+        LOST,
+        /** wait, then let s3proxy serve the request */
+        DELAY,
+        /** close the TCP connection without an answer, before s3proxy sees the request */
+        DROP,
+        /** let s3proxy serve the request (a PUT is stored), then close the connection without an answer */
+        DROP_AFTER_STORE
+    }
+
+    /**
+     * @param status the HTTP status of {@link Kind#ERROR} and {@link Kind#LOST}
+     * @param code   their S3 error code, or null for no body
+     * @param delay  the wait of {@link Kind#DELAY}
+     */
+    public record Answer(Kind kind, int status, String code, Duration delay) {
         public static Answer error(int status, String code) {
-            return new Answer(status, code, false);
+            return new Answer(Kind.ERROR, status, code, Duration.ZERO);
+        }
+
+        public static Answer lost(int status, String code) {
+            return new Answer(Kind.LOST, status, code, Duration.ZERO);
+        }
+
+        public static Answer delay(Duration delay) {
+            return new Answer(Kind.DELAY, 0, null, delay);
+        }
+
+        public static Answer drop() {
+            return new Answer(Kind.DROP, 0, null, Duration.ZERO);
+        }
+
+        public static Answer dropAfterStore() {
+            return new Answer(Kind.DROP_AFTER_STORE, 0, null, Duration.ZERO);
         }
     }
 
@@ -162,14 +232,30 @@ public final class S3ProxyFixture implements AutoCloseable {
             String bucket = URLDecoder.decode(slash < 0 ? path : path.substring(0, slash), StandardCharsets.UTF_8);
             String key = slash < 0 ? "" : URLDecoder.decode(path.substring(slash + 1), StandardCharsets.UTF_8);
             Fault f = fault;
-            Answer answer = f == null ? null : f.answer(request.getMethod(), bucket, key);
+            String query = request.getQueryString() == null ? "" : request.getQueryString();
+            Answer answer = f == null ? null : f.answer(request.getMethod(), bucket, key, query);
             if (answer != null) {
-                if (answer.storeFirst()) {
-                    // s3proxy serves the request (it decodes the signed aws-chunked body); its answer is dropped
-                    super.handle(target, baseRequest, request, new DiscardingResponse(response));
+                switch (answer.kind()) {
+                    case ERROR -> {
+                        error(baseRequest, response, answer.status(), answer.code(), "injected by the test");
+                        return;
+                    }
+                    case LOST -> {
+                        serveDiscarding(target, baseRequest, request, response);
+                        error(baseRequest, response, answer.status(), answer.code(), "injected by the test");
+                        return;
+                    }
+                    case DELAY -> sleep(answer.delay());
+                    case DROP -> {
+                        drop(baseRequest);
+                        return;
+                    }
+                    case DROP_AFTER_STORE -> {
+                        serveDiscarding(target, baseRequest, request, response);
+                        drop(baseRequest);
+                        return;
+                    }
                 }
-                error(baseRequest, response, answer.status(), answer.code(), "injected by the test");
-                return;
             }
             if (!conditionalWrites || !"PUT".equals(request.getMethod()) || !"*".equals(request.getHeader("If-None-Match"))) {
                 super.handle(target, baseRequest, request, response);
@@ -181,6 +267,27 @@ public final class S3ProxyFixture implements AutoCloseable {
                     return;
                 }
                 super.handle(target, baseRequest, request, response);
+            }
+        }
+
+        /** s3proxy serves the request (it decodes the signed aws-chunked body of a PUT); its answer is dropped. */
+        private void serveDiscarding(String target, Request baseRequest, HttpServletRequest request, HttpServletResponse response)
+                throws IOException, ServletException {
+            super.handle(target, baseRequest, request, new DiscardingResponse(response));
+        }
+
+        /** Closes the TCP connection: the client sees it end (or reset) with no answer. */
+        private static void drop(Request baseRequest) {
+            baseRequest.setHandled(true);
+            baseRequest.getHttpChannel().abort(new IOException("connection dropped by the test"));
+        }
+
+        private static void sleep(Duration d) throws IOException {
+            try {
+                Thread.sleep(d);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted during an injected delay");
             }
         }
 

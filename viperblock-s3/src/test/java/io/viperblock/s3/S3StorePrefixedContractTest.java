@@ -6,8 +6,8 @@ import io.viperblock.core.store.ObjectStoreContract;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The object store contract on one shared bucket, each test under its own key prefix, with other
@@ -15,19 +15,14 @@ import org.junit.jupiter.api.BeforeAll;
  * '/') that the store must never see.
  */
 class S3StorePrefixedContractTest extends ObjectStoreContract {
-    static S3ProxyFixture proxy;
+    @RegisterExtension
+    static final S3ProxyFixture proxy = S3ProxyFixture.perClass();
     static String bucket;
     static final AtomicInteger TESTS = new AtomicInteger();
 
     @BeforeAll
-    static void startProxy() throws Exception {
-        proxy = S3ProxyFixture.start();
+    static void newBucket() {
         bucket = proxy.newBucket();
-    }
-
-    @AfterAll
-    static void stopProxy() throws Exception {
-        proxy.close();
     }
 
     @Override

@@ -18,23 +18,14 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Optional;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** S3-specific behaviour: credentials, errors, descriptions, configuration from a URI. */
 class S3StoreTest {
-    static S3ProxyFixture proxy;
+    @RegisterExtension
+    static final S3ProxyFixture proxy = S3ProxyFixture.perClass();
 
-    @BeforeAll
-    static void startProxy() throws Exception {
-        proxy = S3ProxyFixture.start();
-    }
-
-    @AfterAll
-    static void stopProxy() throws Exception {
-        proxy.close();
-    }
 
     private static String everything(Throwable t) {
         StringWriter w = new StringWriter();

@@ -16,9 +16,8 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -31,20 +30,12 @@ import org.junit.jupiter.api.io.TempDir;
 class S3VolumeTest {
     static final int SIZE = 6 << 20; // 1536 blocks: more than one 4 MiB chunk
 
-    static S3ProxyFixture proxy;
+    @RegisterExtension
+    static final S3ProxyFixture proxy = S3ProxyFixture.perClass();
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void startProxy() throws Exception {
-        proxy = S3ProxyFixture.start();
-    }
-
-    @AfterAll
-    static void stopProxy() throws Exception {
-        proxy.close();
-    }
 
     static VolumeConfig smallConfig() {
         return VolumeScenarios.smallConfig();
@@ -107,6 +98,16 @@ class S3VolumeTest {
         }
     }
 
+    /** Every chunk and map object above 64 KiB goes up as a multipart upload (of one part). */
+    @Test
+    void randomOperationsMatchTheModelWithMultipartUploads() throws Exception {
+        try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "mp/").withMultipart(64 << 10, S3Config.MIN_PART_SIZE))) {
+            VolumeScenarios.model(store, tmp.resolve("data"), Long.getLong("vb.seed", System.nanoTime()),
+                    Integer.getInteger("vb.steps", 200), "s3 multipart");
+            VolumeScenarios.crash(store, tmp.resolve("crash"), Long.getLong("vb.seed", System.nanoTime()), 5, "s3 multipart");
+        }
+    }
+
     @Test
     void everyAcknowledgedWriteSurvivesAbandonment() throws Exception {
         try (S3Store store = new S3Store(proxy.config(proxy.newBucket(), "vb/"))) {
@@ -131,7 +132,7 @@ class S3VolumeTest {
             int written = 0;
             io.viperblock.core.NoSpaceException full = null;
             try {
-                proxy.inject((method, bucket, key) -> "PUT".equals(method)
+                proxy.inject((method, bucket, key, query) -> "PUT".equals(method)
                         ? S3ProxyFixture.Answer.error(507, "InsufficientStorage") : null);
                 for (int i = 0; i < 16 && full == null; i++) {
                     try {
