@@ -167,6 +167,8 @@ public record S3Config(
      *     {@code AWS_PROFILE} that is missing or has no keys is an error naming it and the files.
      *     Only static keys: role, SSO, credential-process and session-token profiles are refused.</li>
      * <li>bucket: {@code AWS_BUCKET} when the URI names none ({@code s3://} or {@code s3:///prefix})</li>
+     * <li>timeouts and retries: {@code VB_S3_CONNECT_TIMEOUT} (default 10s), {@code VB_S3_REQUEST_TIMEOUT}
+     *     (one attempt, default 60s), as 500ms, 30s or 2m; {@code VB_S3_MAX_RETRIES} (default 5)</li>
      * </ul>
      * Instance roles and SSO are a later option. Paths and {@code HOME} are taken from {@code env}
      * too, never from the process. The prefix gets a trailing '/' if it has none.
@@ -236,7 +238,37 @@ public record S3Config(
                     + " and AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY), or AWS_PROFILE to a profile of ~/.aws/credentials");
         }
         return new S3Config(bucket, prefix, endpoint, region == null ? DEFAULT_REGION : region.toLowerCase(Locale.ROOT),
-                accessKey, secretKey, endpoint != null, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_RETRIES);
+                accessKey, secretKey, endpoint != null, duration(env, "VB_S3_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
+                duration(env, "VB_S3_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT), retries(env));
+    }
+
+    /** A timeout from the environment: a number with ms, s or m (e.g. 500ms, 30s, 2m). */
+    private static Duration duration(Map<String, String> env, String name, Duration dflt) {
+        String v = get(env, name);
+        if (v == null) {
+            return dflt;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m)").matcher(v);
+        if (!m.matches() || Long.parseLong(m.group(1)) == 0) {
+            throw new IllegalArgumentException(name + "=" + v + " is not a timeout: give a positive number with ms, s or m, e.g. 30s");
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            default -> Duration.ofMinutes(n);
+        };
+    }
+
+    private static int retries(Map<String, String> env) {
+        String v = get(env, "VB_S3_MAX_RETRIES");
+        if (v == null) {
+            return DEFAULT_MAX_RETRIES;
+        }
+        if (!v.matches("\\d{1,2}")) {
+            throw new IllegalArgumentException("VB_S3_MAX_RETRIES=" + v + " is not a retry count: give 0 to 99");
+        }
+        return Integer.parseInt(v);
     }
 
     static String get(Map<String, String> env, String name) {

@@ -185,6 +185,24 @@ class S3StoreTest {
     }
 
     @Test
+    void fromUriTakesTimeoutsAndRetriesFromTheEnvironment() {
+        S3Config d = S3Config.fromUri("s3://bkt/p", KEYS);
+        assertEquals(S3Config.DEFAULT_CONNECT_TIMEOUT, d.connectTimeout());
+        assertEquals(S3Config.DEFAULT_REQUEST_TIMEOUT, d.requestTimeout());
+        assertEquals(S3Config.DEFAULT_MAX_RETRIES, d.maxRetries());
+        S3Config c = S3Config.fromUri("s3://bkt/p", with(KEYS, "VB_S3_CONNECT_TIMEOUT", "500ms", "VB_S3_REQUEST_TIMEOUT", "2m", "VB_S3_MAX_RETRIES", "0"));
+        assertEquals(java.time.Duration.ofMillis(500), c.connectTimeout());
+        assertEquals(java.time.Duration.ofMinutes(2), c.requestTimeout());
+        assertEquals(0, c.maxRetries());
+        for (String bad : new String[] {"0s", "10", "5h", "-1s", "1.5s"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> S3Config.fromUri("s3://bkt/p", with(KEYS, "VB_S3_REQUEST_TIMEOUT", bad)));
+            assertTrue(e.getMessage().startsWith("VB_S3_REQUEST_TIMEOUT=" + bad + " is not a timeout"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> S3Config.fromUri("s3://bkt/p", with(KEYS, "VB_S3_MAX_RETRIES", "many")));
+    }
+
+    @Test
     void fromUriRejectsWhatItCannotUse() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> S3Config.fromUri("s3://bkt/p", Map.of("AWS_ACCESS_KEY_ID", "A")));
