@@ -44,3 +44,14 @@ IT := -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false -Dfailsafe.failIfNoSpe
 campaign-kill:
 	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=KillCampaignIT -Dcampaign.cycles=$(CYCLES) -Dcampaign.stores=$(STORES)
 	@cat viperblock-cli/target/campaign-kill-*.json
+
+# Campaign 2 runs a surefire test; the other tests of the modules built are skipped.
+POINTS ?= 2000
+UT := -Dsurefire.failIfNoSpecifiedTests=false -Dit.test=NONE -Dfailsafe.failIfNoSpecifiedTests=false
+
+.PHONY: campaign-powerloss
+
+# power loss on CrashFs at random points of writes, recovery, close and takeover: make campaign-powerloss POINTS=10000
+campaign-powerloss:
+	$(MVN) -pl viperblock-core verify $(UT) -Dtest=VolumePowerLossTest -Dcampaign.powerloss.points=$(POINTS)
+	@cat viperblock-core/target/campaign-powerloss-*.json
