@@ -45,13 +45,19 @@ campaign-kill:
 	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=KillCampaignIT -Dcampaign.cycles=$(CYCLES) -Dcampaign.stores=$(STORES)
 	@cat viperblock-cli/target/campaign-kill-*.json
 
-# Campaign 2 runs a surefire test; the other tests of the modules built are skipped.
+# Campaigns 2 and 4 run surefire tests; the other tests of the modules built are skipped.
 POINTS ?= 2000
+ROUNDS ?= 10
 UT := -Dsurefire.failIfNoSpecifiedTests=false -Dit.test=NONE -Dfailsafe.failIfNoSpecifiedTests=false
 
-.PHONY: campaign-powerloss
+.PHONY: campaign-powerloss campaign-diskfull
 
 # power loss on CrashFs at random points of writes, recovery, close and takeover: make campaign-powerloss POINTS=10000
 campaign-powerloss:
 	$(MVN) -pl viperblock-core verify $(UT) -Dtest=VolumePowerLossTest -Dcampaign.powerloss.points=$(POINTS)
 	@cat viperblock-core/target/campaign-powerloss-*.json
+
+# the WAL's own small ext4 fills up under NBD writes, space is freed, writes go on (needs root): make campaign-diskfull ROUNDS=50
+campaign-diskfull:
+	$(MVN) -pl viperblock-nbd -am verify $(UT) -Dtest=DiskFullTest -Dcampaign.diskfull.rounds=$(ROUNDS)
+	@cat viperblock-nbd/target/campaign-diskfull.json
