@@ -289,7 +289,20 @@ public final class WalWriter implements AutoCloseable {
             }
             checkUsable();
             long covered = writtenSeq;
-            forceOrBreak(active);
+            WalSegment seg = active;
+            // The consolidator may seal, consolidate and delete this segment meanwhile; a
+            // reference keeps its file open. If it is gone already, sealing forced it, and every
+            // record up to covered is in it or in a segment sealed (forced) before it.
+            if (seg.acquire()) {
+                try {
+                    forceOrBreak(seg);
+                } finally {
+                    seg.release();
+                }
+            } else if (!seg.sealed()) {
+                checkUsable();
+                throw new IOException("WAL segment " + seg + " was closed before it could be synced");
+            }
             syncCalls.increment();
             if (covered > syncedSeq) {
                 syncedSeq = covered;
