@@ -40,6 +40,8 @@ run:
 # Durability campaigns (docs/RELIABILITY.md); a short run of each is part of make test.
 CYCLES ?= 100
 STORES ?= file,s3
+ROUNDS ?= 10
+POINTS ?= 2000
 IT := -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false -Dfailsafe.failIfNoSpecifiedTests=false
 
 # kill -9 of vblock serve under an NBD write load, restart, verify: make campaign-kill CYCLES=1000 STORES=file
@@ -48,7 +50,21 @@ campaign-kill:
 	@cat viperblock-cli/target/campaign-kill-*.json
 
 # store faults (5xx, 507, latency, dropped connections, lost answers) under an NBD load, then nbdkit's error/delay filters: make campaign-storefaults ROUNDS=10
-ROUNDS ?= 3
 campaign-storefaults:
 	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=StoreFaultCampaignIT -Dcampaign.rounds=$(ROUNDS)
 	@cat viperblock-cli/target/campaign-storefaults.json
+
+# Campaigns 2 and 4 run surefire tests; the other tests of the modules built are skipped.
+UT := -Dsurefire.failIfNoSpecifiedTests=false -Dit.test=NONE -Dfailsafe.failIfNoSpecifiedTests=false
+
+.PHONY: campaign-powerloss campaign-diskfull
+
+# power loss on CrashFs at random points of writes, recovery, close and takeover: make campaign-powerloss POINTS=10000
+campaign-powerloss:
+	$(MVN) -pl viperblock-core verify $(UT) -Dtest=VolumePowerLossTest -Dcampaign.powerloss.points=$(POINTS)
+	@cat viperblock-core/target/campaign-powerloss-*.json
+
+# the WAL's own small ext4 fills up under NBD writes, space is freed, writes go on (needs root): make campaign-diskfull ROUNDS=50
+campaign-diskfull:
+	$(MVN) -pl viperblock-nbd -am verify $(UT) -Dtest=DiskFullTest -Dcampaign.diskfull.rounds=$(ROUNDS)
+	@cat viperblock-nbd/target/campaign-diskfull.json

@@ -193,11 +193,18 @@ public final class VolumeManager {
         }
         boolean ok = false;
         try {
+            // A stale WAL goes before this node's new lease exists: once that lease is stored, a
+            // crash would leave it looking like this node's own unreleased lease, and the next
+            // open would replay the stale WAL over what other nodes have stored since.
+            Lease.Info inForce = Lease.current(store, keys);
+            if (!isOwnUnreleased(inForce)) {
+                discardStaleWal(name, walDir, inForce);
+            }
             Lease lease = Lease.acquire(store, keys, nodeId, true, forceTakeover);
             Lease.Info prev = lease.previous();
-            boolean ownWal = prev != null && !prev.released() && prev.holder().equals(nodeId);
+            boolean ownWal = isOwnUnreleased(prev);
             if (!ownWal) {
-                discardStaleWal(name, walDir, prev);
+                discardStaleWal(name, walDir, prev); // another node took the lease in between: usually nothing is left
             }
             if (prev != null && !prev.released() && !prev.holder().equals(nodeId)) {
                 log.warn("volume {}: took the lease over from {} (pid {}, epoch {}, since {}); it is fenced, and writes it had not stored are lost",
@@ -240,10 +247,16 @@ public final class VolumeManager {
         }
     }
 
+    /** Whether {@code lease} is this node's and was never released: this node crashed holding it, and its WAL is live. */
+    private boolean isOwnUnreleased(Lease.Info lease) {
+        return lease != null && !lease.released() && lease.holder().equals(nodeId);
+    }
+
     /**
-     * Deletes what WAL this node has of a volume whose lease it did not hold last: either this
-     * node closed the volume cleanly (its WAL is in the store; an empty segment is left), or
-     * another node has held the volume since (it took it over), so those writes are superseded.
+     * Deletes what WAL this node has of a volume whose lease in force is not this node's
+     * unreleased one: either this node closed the volume cleanly (everything went to the store)
+     * or another node has opened it since (it took it over from this node), so those writes are
+     * superseded. The deletions are durable when it returns.
      */
     private void discardStaleWal(String name, Path walDir, Lease.Info prev) throws IOException {
         long recordBytes = 0;

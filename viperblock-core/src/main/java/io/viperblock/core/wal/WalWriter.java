@@ -291,9 +291,22 @@ public final class WalWriter implements AutoCloseable {
             }
             checkUsable();
             long covered = writtenSeq;
-            long started = System.nanoTime();
-            forceOrBreak(active);
-            syncLatency.record(System.nanoTime() - started);
+            WalSegment seg = active;
+            // The consolidator may seal, consolidate and delete this segment meanwhile; a
+            // reference keeps its file open. If it is gone already, sealing forced it, and every
+            // record up to covered is in it or in a segment sealed (forced) before it.
+            if (seg.acquire()) {
+                try {
+                    long started = System.nanoTime();
+                    forceOrBreak(seg);
+                    syncLatency.record(System.nanoTime() - started);
+                } finally {
+                    seg.release();
+                }
+            } else if (!seg.sealed()) {
+                checkUsable();
+                throw new IOException("WAL segment " + seg + " was closed before it could be synced");
+            }
             syncCalls.increment();
             if (covered > syncedSeq) {
                 syncedSeq = covered;

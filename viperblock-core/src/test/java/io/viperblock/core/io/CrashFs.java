@@ -64,6 +64,8 @@ public final class CrashFs implements Fs {
     private long forces;
     private long syncDirs;
     private long writes;
+    private long ops;
+    private String cutSite;
 
     // ---- test controls -------------------------------------------------------------------
 
@@ -126,6 +128,22 @@ public final class CrashFs implements Fs {
      */
     public synchronized void powerCutAfter(long ops) {
         opsBeforePowerCut = ops;
+        cutSite = null;
+    }
+
+    /** Operations counted by {@link #powerCutAfter} so far, for sizing the next cut. */
+    public synchronized long ops() {
+        return ops;
+    }
+
+    /**
+     * Where the power went, as "Class.method (store|disk)": the innermost engine method (volume,
+     * WAL, map or chunk package) on the stack of the first operation that failed since the
+     * last {@link #powerCutAfter}, and whether it got there through the object store. Null if
+     * no operation has failed yet.
+     */
+    public synchronized String powerCutSite() {
+        return cutSite;
     }
 
     public synchronized long forces() {
@@ -320,12 +338,31 @@ public final class CrashFs implements Fs {
     // ---- internals ---------------------------------------------------------------------------
 
     private void step() throws IOException {
+        ops++;
         if (opsBeforePowerCut == 0) {
+            if (cutSite == null) {
+                cutSite = site();
+            }
             throw new IOException("power cut (CrashFs): no operation works until crash()");
         }
         if (opsBeforePowerCut > 0) {
             opsBeforePowerCut--;
         }
+    }
+
+    private static String site() {
+        return StackWalker.getInstance().walk(frames -> {
+            boolean viaStore = false;
+            for (StackWalker.StackFrame f : (Iterable<StackWalker.StackFrame>) frames::iterator) {
+                String c = f.getClassName();
+                viaStore |= c.startsWith("io.viperblock.core.store.");
+                if (c.matches("io\\.viperblock\\.core\\.(volume|wal|map|chunk)\\.[A-Za-z]+(\\$.*)?")) {
+                    String simple = c.substring(c.lastIndexOf('.') + 1).replaceAll("\\$.*", "");
+                    return simple + "." + f.getMethodName() + (viaStore ? " (store)" : " (disk)");
+                }
+            }
+            return "elsewhere";
+        });
     }
 
     private Inode root(Path path) {
@@ -496,6 +533,9 @@ public final class CrashFs implements Fs {
         }
 
         void recoverContent(Mode mode, SplittableRandom rnd) {
+            if (dirty.isEmpty() && length == durableLength) {
+                return; // nothing unsynced: the current bytes are the durable ones
+            }
             if (mode == Mode.TORN) {
                 tearDirtyPages(rnd);
             }
