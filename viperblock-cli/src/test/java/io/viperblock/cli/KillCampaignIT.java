@@ -23,8 +23,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * one in flight (a kill leaves the page cache, so acknowledged means durable here), byte for byte.
  *
  * <p>{@code -Dcampaign.cycles=N} (default 3 in {@code make test}), {@code -Dcampaign.seed=S},
- * {@code -Dcampaign.stores=file,s3}. {@code make campaign-kill} runs the long version; the
- * result line goes to target/campaign-kill-STORE.json.
+ * {@code -Dcampaign.stores=file,s3}, {@code -Dcampaign.cyclesPerVolume=100} (then the volume is
+ * deleted and a new one created: overwritten chunks are not reclaimed yet). {@code make
+ * campaign-kill} runs the long version; the result line goes to target/campaign-kill-STORE.json
+ * (rewritten after every cycle while it runs).
  */
 class KillCampaignIT {
     private static final int BLOCKS = 16384; // a 64 MiB volume
@@ -40,36 +42,55 @@ class KillCampaignIT {
             return; // not asked for in this run (-Dcampaign.stores)
         }
         int cycles = Integer.getInteger("campaign.cycles", 3);
+        int perVolume = Integer.getInteger("campaign.cyclesPerVolume", 100);
         long seed = Long.getLong("campaign.seed", System.nanoTime());
         SplittableRandom rnd = new SplittableRandom(seed);
         String ctx = "kill -9 campaign on " + store + ", seed " + seed + " (-Dcampaign.seed=" + seed + ")";
-        NbdChecker checker = new NbdChecker(BLOCKS, rnd.split());
+        Path result = Path.of("target", "campaign-kill-" + store + ".json");
 
         S3ProxyFixture proxy = store.equals("s3") ? S3ProxyFixture.start() : null;
         String bucket = proxy == null ? null : proxy.newBucket();
         long started = System.nanoTime();
         int killedInRecovery = 0;
+        long acknowledged = 0;
+        String vol = null;
+        NbdChecker checker = null;
+        VblockServer server = null;
         try {
-            cmd(proxy, bucket, "create", "vol", "--size", String.valueOf((long) BLOCKS * NbdChecker.BLOCK)).run().ok();
-            VblockServer server = serve(proxy, bucket);
             for (int cycle = 1; cycle <= cycles; cycle++) {
-                String at = ctx + ", cycle " + cycle;
+                if ((cycle - 1) % perVolume == 0) {
+                    // a fresh volume now and then: overwritten chunks are not reclaimed yet, so a
+                    // long campaign on one volume would fill the disk
+                    if (server != null) {
+                        server.stop();
+                        cmd(proxy, bucket, "delete", vol).run().ok();
+                        acknowledged += checker.acknowledged;
+                    }
+                    vol = "vol" + ((cycle - 1) / perVolume + 1);
+                    cmd(proxy, bucket, "create", vol, "--size", String.valueOf((long) BLOCKS * NbdChecker.BLOCK)).run().ok();
+                    checker = new NbdChecker(BLOCKS, rnd.split());
+                    server = serve(proxy, bucket, vol);
+                }
+                String at = ctx + ", cycle " + cycle + " (volume " + vol + ")";
                 if (rnd.nextInt(10) == 0) {
                     // crash during the recovery of the previous crash: kill a fresh server early
                     server.kill();
-                    Process early = cmd(proxy, bucket, "serve", "--listen", "127.0.0.1:0", "vol").start(tmp.resolve("early.log"));
+                    Process early = cmd(proxy, bucket, "serve", "--listen", "127.0.0.1:0", vol).start(tmp.resolve("early.log"));
                     Thread.sleep(rnd.nextLong(200, 1500));
                     early.destroyForcibly();
                     early.waitFor();
                     killedInRecovery++;
-                    server = serve(proxy, bucket);
+                    server = serve(proxy, bucket, vol);
                 }
-                workload(server, checker, rnd, at);
-                server = serve(proxy, bucket);
+                workload(server, vol, checker, rnd, at);
+                server = serve(proxy, bucket, vol);
                 VblockServer restarted = server;
-                try (TestNbdClient c = TestNbdClient.connect(server.address(), "vol", true)) {
+                try (TestNbdClient c = TestNbdClient.connect(server.address(), vol, true)) {
                     checker.verify(c, at, () -> logOf(restarted));
                 }
+                // progress, so a long run that is stopped still says how far it got
+                Files.writeString(result, summary(store, cycle, killedInRecovery, acknowledged + checker.acknowledged, seed, started, false),
+                        StandardCharsets.UTF_8);
             }
             server.stop();
         } finally {
@@ -77,13 +98,16 @@ class KillCampaignIT {
                 proxy.close();
             }
         }
-        double secs = (System.nanoTime() - started) / 1e9;
-        String summary = String.format(java.util.Locale.ROOT,
-                "{\"campaign\":\"kill-9\",\"store\":\"%s\",\"cycles\":%d,\"killsDuringRecovery\":%d,\"acknowledgedRequests\":%d,"
-                        + "\"dataErrors\":0,\"seed\":%d,\"seconds\":%.1f,\"finished\":\"%s\"}%n",
-                store, cycles, killedInRecovery, checker.acknowledged, seed, secs, Instant.now());
+        String summary = summary(store, cycles, killedInRecovery, acknowledged + checker.acknowledged, seed, started, true);
         System.out.print(summary);
-        Files.writeString(Path.of("target", "campaign-kill-" + store + ".json"), summary, StandardCharsets.UTF_8);
+        Files.writeString(result, summary, StandardCharsets.UTF_8);
+    }
+
+    private static String summary(String store, int cycles, int killedInRecovery, long acknowledged, long seed, long started, boolean done) {
+        return String.format(java.util.Locale.ROOT,
+                "{\"campaign\":\"kill-9\",\"store\":\"%s\",\"cycles\":%d,\"killsDuringRecovery\":%d,\"acknowledgedRequests\":%d,"
+                        + "\"dataErrors\":0,\"seed\":%d,\"seconds\":%.1f,\"%s\":\"%s\"}%n",
+                store, cycles, killedInRecovery, acknowledged, seed, (System.nanoTime() - started) / 1e9, done ? "finished" : "running", Instant.now());
     }
 
     private Tools.Cmd cmd(S3ProxyFixture proxy, String bucket, String... args) {
@@ -98,12 +122,12 @@ class KillCampaignIT {
                 .env("AWS_SECRET_ACCESS_KEY", S3ProxyFixture.CREDENTIAL);
     }
 
-    private VblockServer serve(S3ProxyFixture proxy, String bucket) throws Exception {
-        return VblockServer.start(cmd(proxy, bucket, "serve", "--listen", "127.0.0.1:0", "vol"), Files.createTempFile(tmp, "serve-", ".log"));
+    private VblockServer serve(S3ProxyFixture proxy, String bucket, String vol) throws Exception {
+        return VblockServer.start(cmd(proxy, bucket, "serve", "--listen", "127.0.0.1:0", vol), Files.createTempFile(tmp, "serve-", ".log"));
     }
 
     /** Writes until the server is killed at a random moment. */
-    private static void workload(VblockServer server, NbdChecker checker, SplittableRandom rnd, String ctx) throws Exception {
+    private static void workload(VblockServer server, String vol, NbdChecker checker, SplittableRandom rnd, String ctx) throws Exception {
         long killAfterMs = rnd.nextInt(10) == 0 ? rnd.nextLong(4000, 8000) : rnd.nextLong(100, 1500);
         Thread killer = Thread.ofPlatform().start(() -> {
             try {
@@ -113,7 +137,7 @@ class KillCampaignIT {
                 Thread.currentThread().interrupt();
             }
         });
-        try (TestNbdClient c = TestNbdClient.connect(server.address(), "vol", rnd.nextBoolean())) {
+        try (TestNbdClient c = TestNbdClient.connect(server.address(), vol, rnd.nextBoolean())) {
             checker.run(c, () -> true, errno -> false, ctx);
         } catch (IOException killed) {
             // the server is gone: what was acknowledged must be there after the restart
