@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.viperblock.core.io.CrashFs;
 import io.viperblock.core.store.FileStore;
+import io.viperblock.core.store.ObjectStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -57,7 +58,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * result line goes to target/campaign-powerloss-MODE.json. The consolidator runs on its own
  * thread, so a seed fixes the workload but not exactly where a cut falls.
  */
-class VolumePowerLossTest {
+public class VolumePowerLossTest {
     static final Path STORE = Path.of("/store");
     static final Path[] NODES = {Path.of("/node-a"), Path.of("/node-b")};
     static final String VOLUME = "pl";
@@ -70,13 +71,29 @@ class VolumePowerLossTest {
 
     enum Phase { WORKLOAD, RECOVERY, CLOSE, TAKEOVER }
 
+    /** The store of each world (a fresh file system and volume every {@link #POINTS_PER_WORLD} points). */
+    public interface StoreFactory {
+        ObjectStore store(CrashFs fs, long world) throws IOException;
+    }
+
     @ParameterizedTest
     @EnumSource(CrashFs.Mode.class)
     void flushedWritesSurvivePowerLoss(CrashFs.Mode mode) throws Exception {
         int points = Math.max(1, Integer.getInteger("campaign.powerloss.points", 400) / CrashFs.Mode.values().length);
         long seed = Long.getLong("campaign.seed", System.nanoTime());
+        String summary = campaign(mode, seed, points, "file", (fs, world) -> new FileStore(STORE, fs));
+        Files.createDirectories(Path.of("target"));
+        Files.writeString(Path.of("target", "campaign-powerloss-" + mode + ".json"), summary, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Runs {@code points} crash points with the WAL on a {@link CrashFs} and the store from
+     * {@code stores} (on that CrashFs, so it loses power too, or remote, like S3, so it does not),
+     * and returns the summary line; fails on the first data error.
+     */
+    public static String campaign(CrashFs.Mode mode, long seed, int points, String storeName, StoreFactory stores) throws Exception {
         long started = System.nanoTime();
-        Campaign c = new Campaign(mode, seed);
+        Campaign c = new Campaign(mode, seed, stores);
         try {
             c.run(points);
         } finally {
@@ -84,19 +101,18 @@ class VolumePowerLossTest {
         }
         double secs = (System.nanoTime() - started) / 1e9;
         String summary = String.format(Locale.ROOT,
-                "{\"campaign\":\"power-loss\",\"mode\":\"%s\",\"crashPoints\":%d,\"insidePhase\":%s,\"justAfterPhase\":%s,"
+                "{\"campaign\":\"power-loss\",\"store\":\"%s\",\"mode\":\"%s\",\"crashPoints\":%d,\"insidePhase\":%s,\"justAfterPhase\":%s,"
                         + "\"cycles\":%d,\"worlds\":%d,\"blocksVerified\":%d,\"dataErrors\":0,\"seed\":%d,\"seconds\":%.1f,"
                         + "\"pointsPerSecond\":%.1f,\"cutSites\":%s,\"finished\":\"%s\"}%n",
-                mode, c.crashPoints(), json(c.inside), json(c.after), c.cycles, c.worlds, c.blocksVerified, seed, secs,
+                storeName, mode, c.crashPoints(), json(c.inside), json(c.after), c.cycles, c.worlds, c.blocksVerified, seed, secs,
                 c.crashPoints() / secs, json(c.sites), Instant.now());
         System.out.print(summary);
-        Files.createDirectories(Path.of("target"));
-        Files.writeString(Path.of("target", "campaign-powerloss-" + mode + ".json"), summary, StandardCharsets.UTF_8);
         if (points >= 100) {
             for (Phase p : Phase.values()) {
                 assertTrue(c.inside[p.ordinal()] > 0, "seed " + seed + ": no cut fell inside phase " + p);
             }
         }
+        return summary;
     }
 
     /**
@@ -187,9 +203,12 @@ class VolumePowerLossTest {
         long blocksVerified;
         long armedAt;
 
-        Campaign(CrashFs.Mode mode, long seed) {
+        final StoreFactory stores;
+
+        Campaign(CrashFs.Mode mode, long seed, StoreFactory stores) {
             this.mode = mode;
             this.seed = seed;
+            this.stores = stores;
             this.rnd = new SplittableRandom(seed);
             for (int b = 0; b < BLOCKS; b++) {
                 since.add(new HashSet<>());
@@ -240,17 +259,17 @@ class VolumePowerLossTest {
             stop();
             fs = new CrashFs();
             node = 0;
+            worlds++; // first: the store of this world is keyed by it
             VolumeManager mgr = manager();
             mgr.create(VOLUME, SIZE);
             v = mgr.open(VOLUME);
             Arrays.fill(current, (byte) 0);
             Arrays.fill(currentHash, hash(current, 0));
             flushedAll();
-            worlds++;
         }
 
         VolumeManager manager() throws IOException {
-            return new VolumeManager(new FileStore(STORE, fs), NODES[node], fs, config);
+            return new VolumeManager(stores.store(fs, worlds), NODES[node], fs, config);
         }
 
         // ---- phases --------------------------------------------------------------------------
