@@ -8,7 +8,7 @@ export JAVA_HOME
 export PATH := $(JAVA_HOME)/bin:$(PATH)
 MVN := mvn -B -ntp
 
-.PHONY: build test bench bench-quick clean campaign-kill
+.PHONY: build test bench bench-quick clean campaign-kill campaign-fuzz campaign-corrupt
 
 build:
 	$(MVN) -DskipTests package
@@ -44,3 +44,8 @@ IT := -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false -Dfailsafe.failIfNoSpe
 campaign-kill:
 	$(MVN) -pl viperblock-cli -am verify $(IT) -Dit.test=KillCampaignIT -Dcampaign.cycles=$(CYCLES) -Dcampaign.stores=$(STORES)
 	@cat viperblock-cli/target/campaign-kill-*.json
+
+# hostile NBD clients against one server while a good client checks its data: make campaign-fuzz CASES=100000
+campaign-fuzz:
+	$(MVN) -pl viperblock-nbd -am verify -Dtest=FuzzCampaignTest -Dsurefire.failIfNoSpecifiedTests=false -DskipITs -Dcampaign.cases=$(or $(CASES),3000) $(if $(SEED),-Dcampaign.seed=$(SEED))
+	@cat viperblock-nbd/target/campaign-fuzz.json
