@@ -49,3 +49,8 @@ campaign-kill:
 campaign-fuzz:
 	$(MVN) -pl viperblock-nbd -am verify -Dtest=FuzzCampaignTest -Dsurefire.failIfNoSpecifiedTests=false -DskipITs -Dcampaign.cases=$(or $(CASES),3000) $(if $(SEED),-Dcampaign.seed=$(SEED))
 	@cat viperblock-nbd/target/campaign-fuzz.json
+
+# bytes flipped in WAL segments, chunks, map deltas and checkpoints, then open and read all: make campaign-corrupt CASES=2000
+campaign-corrupt:
+	$(MVN) -pl viperblock-core verify -Dtest=CorruptionCampaignTest -Dsurefire.failIfNoSpecifiedTests=false -DskipITs -Dcampaign.cases=$(or $(CASES),60) $(if $(SEED),-Dcampaign.seed=$(SEED))
+	@cat viperblock-core/target/campaign-corrupt.json
