@@ -153,6 +153,11 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /** Direct memory held by idle pooled payload buffers (tests tell it apart from what connections hold). */
+    long pooledBufferBytes() {
+        return buffers.idleBytes();
+    }
+
     /** Handshake timers not yet run or cancelled (tests: each belongs to an open connection). */
     int pendingTimers() {
         return timers.getQueue().size();
