@@ -8,7 +8,7 @@ export JAVA_HOME
 export PATH := $(JAVA_HOME)/bin:$(PATH)
 MVN := mvn -B -ntp
 
-.PHONY: build test bench bench-quick clean campaign-kill campaign-storefaults
+.PHONY: build test bench bench-quick clean campaign-kill campaign-storefaults campaign-fuzz campaign-corrupt
 
 build:
 	$(MVN) -DskipTests package
@@ -68,3 +68,13 @@ campaign-powerloss:
 campaign-diskfull:
 	$(MVN) -pl viperblock-nbd -am verify $(UT) -Dtest=DiskFullTest -Dcampaign.diskfull.rounds=$(ROUNDS)
 	@cat viperblock-nbd/target/campaign-diskfull.json
+
+# hostile NBD clients against one server while a good client checks its data: make campaign-fuzz CASES=100000
+campaign-fuzz:
+	$(MVN) -pl viperblock-nbd -am verify -Dtest=FuzzCampaignTest -Dsurefire.failIfNoSpecifiedTests=false -DskipITs -Dcampaign.cases=$(or $(CASES),3000) $(if $(SEED),-Dcampaign.seed=$(SEED))
+	@cat viperblock-nbd/target/campaign-fuzz.json
+
+# bytes flipped in WAL segments, chunks, map deltas and checkpoints, then open and read all: make campaign-corrupt CASES=2000
+campaign-corrupt:
+	$(MVN) -pl viperblock-core verify -Dtest=CorruptionCampaignTest -Dsurefire.failIfNoSpecifiedTests=false -DskipITs -Dcampaign.cases=$(or $(CASES),60) $(if $(SEED),-Dcampaign.seed=$(SEED))
+	@cat viperblock-core/target/campaign-corrupt.json

@@ -35,6 +35,8 @@ public final class WalReplay {
     /** What replay found. */
     public record Result(List<WalSegment> segments, long maxSeq, long records, long bytes, long tornBytes) {}
 
+    private static final WalScan.Visitor NO_VISITOR = (type, seq, firstBlock, count, payloadPosition, recordLength) -> { };
+
     private WalReplay() {}
 
     public static Result replay(Fs fs, Path dir, UUID volumeId, long coveredSeq, Sink sink) throws IOException {
@@ -73,6 +75,14 @@ public final class WalReplay {
                 try {
                     header = WalHeader.decode(hb, path.toString());
                 } catch (CorruptFormatException e) {
+                    // The header is fsynced before the first record is written, so an interrupted
+                    // creation leaves no record behind it: good records after a bad header mean
+                    // the header was damaged later, and removing the segment would lose them.
+                    if (last && WalScan.scan(file, path.toString(), WalHeader.LENGTH, nameSeq, NO_VISITOR).records() > 0) {
+                        throw new CorruptFormatException("WAL segment " + path + " has a damaged header (" + e.getMessage()
+                                + ") but holds records after it, so this is not an interrupted creation; refusing to open"
+                                + " ('vblock check' can inspect it)", path.toString(), e.offset());
+                    }
                     if (last) {
                         log.warn("WAL segment {} has a damaged header ({}): removing it (its creation was interrupted)", path, e.getMessage());
                         torn += size;

@@ -61,6 +61,15 @@ final class BufferPool {
         }
     }
 
+    /** Bytes of the idle buffers kept for reuse (at most {@code MAX_POOLED_BYTES} per size class). */
+    long idleBytes() {
+        long sum = 0;
+        for (int c = 0; c < idle.length; c++) {
+            sum += (long) idle[c].get() << (c + MIN_SHIFT);
+        }
+        return sum;
+    }
+
     private static int sizeClass(int size) {
         int shift = Math.max(MIN_SHIFT, 32 - Integer.numberOfLeadingZeros(Math.max(1, size) - 1));
         return shift > MAX_SHIFT ? -1 : shift - MIN_SHIFT;

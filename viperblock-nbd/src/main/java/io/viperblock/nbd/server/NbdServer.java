@@ -10,12 +10,13 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,17 +41,28 @@ public final class NbdServer implements AutoCloseable {
      */
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
     private final BufferPool buffers = new BufferPool();
-    private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().daemon().name("nbd-timer").factory());
+    private final ScheduledThreadPoolExecutor timers = handshakeTimers();
     private final List<ServerSocketChannel> listeners = new CopyOnWriteArrayList<>();
     private final List<Path> socketFiles = new CopyOnWriteArrayList<>();
-    private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
+    /**
+     * Open connections, each with its handshake timer. The timer is cancelled (and so removed from
+     * the timer's queue) when the connection ends: a pending timer holds the connection and its
+     * 128 KiB direct read buffer, and a client that connects and leaves quickly would otherwise
+     * pin that memory for a whole handshake timeout per connection.
+     */
+    private final Map<NbdConnection, ScheduledFuture<?>> connections = new ConcurrentHashMap<>();
     private final NbdStats stats = new NbdStats();
     private volatile boolean closing;
 
     public NbdServer(Exports exports, NbdServerConfig config) {
         this.exports = exports;
         this.config = config;
+    }
+
+    private static ScheduledThreadPoolExecutor handshakeTimers() {
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, Thread.ofPlatform().daemon().name("nbd-timer").factory());
+        t.setRemoveOnCancelPolicy(true);
+        return t;
     }
 
     /** Listens on a TCP address (port 0 picks a free port); returns the address bound. */
@@ -108,21 +120,20 @@ public final class NbdServer implements AutoCloseable {
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 }
                 c = new NbdConnection(new WireChannel(ch), exports, config, workers, buffers, this);
-                connections.add(c);
                 NbdConnection conn = c;
-                timers.schedule(() -> {
+                connections.put(c, timers.schedule(() -> {
                     if (!conn.handshakeDone()) {
                         log.info("closing a connection whose handshake took over {}", config.handshakeTimeout());
                         conn.close();
                     }
-                }, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                }, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS));
                 Thread.ofPlatform().daemon().name("nbd-conn-" + ch.getRemoteAddress()).start(c);
             } catch (IOException | RuntimeException e) {
                 if (!closing) {
                     log.warn("could not set up a connection: {}", e.toString());
                 }
                 if (c != null) {
-                    connections.remove(c);
+                    closed(c);
                 }
                 closeQuietly(ch);
             }
@@ -138,7 +149,20 @@ public final class NbdServer implements AutoCloseable {
     }
 
     void closed(NbdConnection c) {
-        connections.remove(c);
+        ScheduledFuture<?> timer = connections.remove(c);
+        if (timer != null) {
+            timer.cancel(false);
+        }
+    }
+
+    /** Direct memory held by idle pooled payload buffers (tests tell it apart from what connections hold). */
+    long pooledBufferBytes() {
+        return buffers.idleBytes();
+    }
+
+    /** Handshake timers not yet run or cancelled (tests: each belongs to an open connection). */
+    int pendingTimers() {
+        return timers.getQueue().size();
     }
 
     /** Counters of requests and connections. */
@@ -171,7 +195,7 @@ public final class NbdServer implements AutoCloseable {
                 // a stale socket file is replaced at the next start
             }
         }
-        for (NbdConnection c : connections) {
+        for (NbdConnection c : connections.keySet()) {
             c.stopReading(); // the reader sees the end; its finally waits for the replies in flight
         }
         long deadline = System.nanoTime() + grace.toNanos();
@@ -183,7 +207,7 @@ public final class NbdServer implements AutoCloseable {
                 break;
             }
         }
-        for (NbdConnection c : connections) {
+        for (NbdConnection c : connections.keySet()) {
             c.close(); // past the grace period
         }
         workers.shutdown();
