@@ -5,7 +5,8 @@ on a file (the physical limit), in the same run, on files of the same disk as ou
 once per round, in a rotated order); medians, min-max and ratios to qemu-nbd and nbdkit, with the
 goals of the performance issue checked. Method and table format: docs/PERFORMANCE.md.
 
-Usage: scripts/bench_nbd.py [--quick] [--reps N] [--runtime S] [--rows KEY,...] [--targets NAME,...]
+Usage: scripts/bench_nbd.py --report bench/results/<stamp>-nbd.json   (the tables of an earlier run)
+       scripts/bench_nbd.py [--quick] [--reps N] [--runtime S] [--rows KEY,...] [--targets NAME,...]
                             [--no-s3] [--jfr DIR] [--work DIR]
 Needs: fio, nbdcopy (libnbd-bin), qemu-nbd (qemu-utils), nbdkit; the project built (make build).
 Results: bench/results/<stamp>-nbd.json (everything) and <stamp>-nbd.md (the tables, also printed).
@@ -320,8 +321,8 @@ def machine_description():
     java = os.path.join(JAVA_HOME, "bin", "java")
     return {"cores": os.cpu_count(), "cpu": cpu, "ram_gib": mem, "kernel": platform.release(),
             "jdk": subprocess.run([java, "-version"], capture_output=True, text=True).stderr.splitlines()[1],
-            "disk": f"{source} ({'rotational' if rot == '1' else 'non-rotational' if rot == '0' else 'rotational: ?'})",
-            "work_dir": WORK, "load_start": open("/proc/loadavg").read().split()[:3],
+            "disk": f"{source} ({'rotational' if rot == '1' else 'non-rotational' if rot == '0' else '?'} per the kernel)",
+            "java_home": JAVA_HOME, "work_dir": WORK, "load_start": open("/proc/loadavg").read().split()[:3],
             "fio": sh("fio", "--version"), "qemu_nbd": sh("qemu-nbd", "--version").splitlines()[0],
             "nbdkit": sh("nbdkit", "--version"), "nbdcopy": sh("nbdcopy", "--version").splitlines()[0]}
 
@@ -338,7 +339,10 @@ def main():
     ap.add_argument("--jfr", default=None, metavar="DIR",
                     help="record our server with JFR (settings=profile) during each row, into DIR/<row>-<round>.jfr")
     ap.add_argument("--work", default=None, help="scratch directory on the disk to measure (default bench/work)")
+    ap.add_argument("--report", default=None, metavar="JSON", help="print the tables of an earlier run again, from its JSON")
     ARGS = a = ap.parse_args()
+    if a.report:
+        return report_again(a.report)
     if a.reps < 1:
         raise SystemExit("bench_nbd: --reps must be at least 1")
     runtime = a.runtime or (2 if a.quick else 10)
@@ -451,6 +455,17 @@ def main():
     shutil.rmtree(WORK, ignore_errors=True)
 
 
+def report_again(path):
+    global JAVA_HOME
+    with open(path) as f:
+        d = json.load(f)
+    st = d["settings"]
+    JAVA_HOME = d["machine"].get("java_home", "?")
+    selected = [r for r in rows(st["working_set_bytes"], st["runtime_s"]) if r[0] in d["results"]]
+    stamp = os.path.basename(path).removesuffix("-nbd.json")
+    print(summarize(stamp, d["machine"], st, selected, d["results"], d["memory"])["markdown"])
+
+
 def s3_wanted(a, keys):
     return not a.no_s3 and OURS in a.targets.split(",") and "rr4kcold" in keys
 
@@ -464,10 +479,10 @@ def summarize(stamp, machine, settings, selected, results, memory):
     lines.append(f"## NBD servers side by side ({stamp}{', quick' if settings['quick'] else ''})\n")
     lines.append(f"- machine: {machine['cores']} cores ({machine['cpu']}), {machine['ram_gib']} GiB RAM, Linux {machine['kernel']}; "
                  f"load average {' '.join(machine['load_start'])} at the start, {' '.join(machine['load_end'])} at the end")
-    lines.append(f"- JDK: {machine['jdk']} ({JAVA_HOME})")
+    lines.append(f"- JDK: {machine['jdk']} ({machine.get('java_home', JAVA_HOME)})")
     lines.append(f"- disk: {machine['disk']}, every file and our WAL in {machine['work_dir']}")
     lines.append(f"- tools: {machine['fio']}, {machine['qemu_nbd']}, {machine['nbdkit']}, {machine['nbdcopy']}")
-    lines.append(f"- method: {settings['reps']} interleaved rounds, {settings['runtime_s']} s per fio row after a {settings['ramp_s']} s ramp, "
+    lines.append(f"- method: {settings['reps']} interleaved round{'s' if settings['reps'] != 1 else ''}, {settings['runtime_s']} s per fio row after a {settings['ramp_s']} s ramp, "
                  f"{settings['working_set_bytes'] >> 20} MiB working set (prefilled) in a {settings['volume_bytes'] >> 30} GiB volume; "
                  f"page cache dropped for the cold row: {'yes' if settings['page_cache_dropped_for_cold'] else 'NO (not root)'}; "
                  f"{settings['total_s']} s in all")
