@@ -8,7 +8,7 @@ export JAVA_HOME
 export PATH := $(JAVA_HOME)/bin:$(PATH)
 MVN := mvn -B -ntp
 
-.PHONY: build test bench bench-quick clean campaign-kill campaign-storefaults campaign-fuzz campaign-corrupt
+.PHONY: build test bench bench-quick bench-nbd clean campaign-kill campaign-storefaults campaign-fuzz campaign-corrupt
 
 build:
 	$(MVN) -DskipTests package
@@ -25,6 +25,11 @@ bench-quick: build
 	BENCH_QUICK=1 scripts/bench
 	scripts/bench_nbd.py --quick
 	BENCH_QUICK=1 scripts/bench_s3
+
+# Only the NBD comparison (docs/PERFORMANCE.md): make bench-nbd BENCH_NBD_ARGS="--quick --rows rw4k,w1m"
+BENCH_NBD_ARGS ?=
+bench-nbd: build
+	scripts/bench_nbd.py $(BENCH_NBD_ARGS)
 
 clean:
 	$(MVN) -q clean
