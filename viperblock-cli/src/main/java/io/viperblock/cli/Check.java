@@ -9,16 +9,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code vblock check VOLUME [--repair]}: verifies every chunk and map object of a volume (exit 1
- * if anything is wrong); {@code --repair} then rebuilds the block map from the chunk footers.
+ * {@code vblock check VOLUME [--repair]}: verifies every chunk and map object of a volume
+ * and this node's WAL segments (exit 1 if anything is wrong); {@code --repair} then cuts the WAL at
+ * its first damage and rebuilds the block map from the chunk footers.
  */
 @Command(name = "check", mixinStandardHelpOptions = true,
-        description = {"Verify every chunk and map object of a volume: checksums, and that the map and the chunk footers agree. "
-                + "Read-only; exit 1 if a problem is found.",
-                "--repair rebuilds the block map from the chunk footers (newest copy of each block wins) under the volume's lease. "
+        description = {"Verify every chunk and map object of a volume: checksums, and that the map and the chunk footers agree; "
+                + "and this node's WAL segments as the next open replays them. Read-only; exit 1 if a problem is found.",
+                "--repair cuts the WAL at its first damage (the writes from the damaged record on are given up) and rebuilds the block map from the chunk footers (newest copy of each block wins) under the volume's lease. "
                         + "A TRIM or WRITE_ZEROES recorded only in lost map deltas cannot be recovered: those blocks read as their last data."})
 final class Check extends Vblock.OnVolume {
-    @Option(names = "--repair", description = "rebuild the block map from the chunks when the check finds problems (takes the lease)")
+    @Option(names = "--repair", description = "cut the WAL at its damage and rebuild the block map from the chunks when the check finds problems (takes the lease)")
     boolean repair;
 
     @Override
@@ -53,10 +54,14 @@ final class Check extends Vblock.OnVolume {
         rp.finish();
         doc.put("repair", Vblock.doc("checkpoint", done.checkpointKey(), "mappedBlocks", done.mappedBlocks(), "extents", done.extents(),
                 "chunksUsed", done.chunksUsed(), "damagedCopies", done.damagedCopies(), "lostBlocks", done.lostBlocks(),
-                "replacedMapObjects", done.replaced()));
+                "replacedMapObjects", done.replaced(), "walBytesCut", done.walBytesCut()));
         text.append(String.format("%nrepaired: rebuilt the map from the chunk footers: %d blocks in %d extents over %d chunks, written as %s "
                 + "(replacing %d map objects); %d damaged block copies skipped", done.mappedBlocks(), done.extents(), done.chunksUsed(),
                 done.checkpointKey(), done.replaced(), done.damagedCopies()));
+        if (done.walBytesCut() > 0) {
+            text.append(String.format("%nwarning: cut this node's WAL at its first damage: %d bytes of acknowledged writes given up",
+                    done.walBytesCut()));
+        }
         if (done.lostBlocks() > 0) {
             text.append(String.format("%nwarning: the newest copy of %d blocks was damaged; they read as an older copy (or zeros) now",
                     done.lostBlocks()));

@@ -20,7 +20,7 @@ record VblockServer(Process process, Path log, int port) {
     /** Starts {@code cmd} (a serve on port 0) and waits until it listens. */
     static VblockServer start(Tools.Cmd cmd, Path log) throws Exception {
         Process p = cmd.start(log);
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
         while (System.nanoTime() < deadline) {
             Matcher m = SERVING.matcher(Files.readString(log));
             if (m.find()) {
@@ -31,9 +31,27 @@ record VblockServer(Process process, Path log, int port) {
             }
             Thread.sleep(20);
         }
+        String threads = threadDump(p);
         Tools.kill(p);
-        fail("vblock serve did not start within 60 s:\n" + Files.readString(log));
+        fail("vblock serve did not start within 120 s:\n" + Files.readString(log) + "\nits threads:\n" + threads);
         return null;
+    }
+
+    /** The JVM's threads (jcmd Thread.print of the process or, behind the launcher, its java child), for a failure message. */
+    private static String threadDump(Process p) {
+        StringBuilder out = new StringBuilder();
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        java.util.stream.Stream.concat(java.util.stream.Stream.of(p.toHandle()), p.descendants()).forEach(h -> {
+            try {
+                Process d = new ProcessBuilder(jcmd.toString(), Long.toString(h.pid()), "Thread.print").redirectErrorStream(true).start();
+                String text = new String(d.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                d.waitFor();
+                out.append("pid ").append(h.pid()).append(":\n").append(text);
+            } catch (IOException | InterruptedException e) {
+                out.append("pid ").append(h.pid()).append(": no thread dump (").append(e).append(")\n");
+            }
+        });
+        return out.toString();
     }
 
     String uri(String volume) {

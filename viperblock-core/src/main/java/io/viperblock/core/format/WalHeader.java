@@ -21,17 +21,24 @@ import java.util.UUID;
  * |   24 |  8 | volume id, low 64 bits (UUID lsb)                          |
  * |   32 |  8 | first seq of the segment (>= 1)                            |
  * |   40 |  8 | writer epoch (>= 0)                                        |
- * |   48 | 12 | reserved, zero                                             |
+ * |   48 |  8 | synced length: bytes [0, this) were fsynced (0 = unknown)  |
+ * |   56 |  4 | reserved, zero                                             |
  * |   60 |  4 | CRC32C of bytes [0, 60)                                    |
  * +------+----+------------------------------------------------------------+
  * </pre>
  *
- * Decoding checks, in this order: length, magic, version, header length, checksum, then the
- * fields (first seq >= 1, epoch >= 0, reserved bytes zero).
+ * The header is written and fsynced when the segment is created, with synced length 0. After
+ * each fdatasync of the segment the writer rewrites it in place with the length that fdatasync
+ * covered, without syncing it again: the value becomes durable with the next one. Whatever value
+ * survives a crash is therefore a length that was fsynced, and replay treats damage below it as
+ * corruption of flushed records rather than as a torn tail.
+ *
+ * <p>Decoding checks, in this order: length, magic, version, header length, checksum, then the
+ * fields (first seq >= 1, epoch >= 0, synced length 0 or >= 64, reserved bytes zero).
  *
  * <p>Immutable, hence thread-safe.
  */
-public record WalHeader(UUID volumeId, long firstSeq, long epoch) {
+public record WalHeader(UUID volumeId, long firstSeq, long epoch, long syncedLength) {
 
     /** Size of the header, and the offset of the first record. */
     public static final int LENGTH = 64;
@@ -46,6 +53,19 @@ public record WalHeader(UUID volumeId, long firstSeq, long epoch) {
         if (epoch < 0) {
             throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
         }
+        if (syncedLength != 0 && syncedLength < LENGTH) {
+            throw new IllegalArgumentException("synced length must be 0 or >= " + LENGTH + ": " + syncedLength);
+        }
+    }
+
+    /** A new segment's header: nothing synced yet. */
+    public WalHeader(UUID volumeId, long firstSeq, long epoch) {
+        this(volumeId, firstSeq, epoch, 0);
+    }
+
+    /** This header with {@code length} as the synced length. */
+    public WalHeader withSyncedLength(long length) {
+        return new WalHeader(volumeId, firstSeq, epoch, length);
     }
 
     /** The 64 header bytes in a new heap buffer (position 0, limit 64). */
@@ -67,8 +87,9 @@ public record WalHeader(UUID volumeId, long firstSeq, long epoch) {
                 .putLong(16, volumeId.getMostSignificantBits())
                 .putLong(24, volumeId.getLeastSignificantBits())
                 .putLong(32, firstSeq)
-                .putLong(40, epoch);
-        for (int i = 48; i < CRC_OFFSET; i++) {
+                .putLong(40, epoch)
+                .putLong(48, syncedLength);
+        for (int i = 56; i < CRC_OFFSET; i++) {
             b.put(i, (byte) 0);
         }
         b.putInt(CRC_OFFSET, Formats.crc32c(b, 0, CRC_OFFSET));
@@ -116,11 +137,15 @@ public record WalHeader(UUID volumeId, long firstSeq, long epoch) {
         if (epoch < 0) {
             throw new CorruptFormatException(KIND, source, "bad epoch " + epoch, 40);
         }
-        if (!Formats.allZero(b, 48, CRC_OFFSET)) {
-            throw new CorruptFormatException(KIND, source, "nonzero reserved bytes", 48);
+        long synced = b.getLong(48);
+        if (synced != 0 && synced < LENGTH) {
+            throw new CorruptFormatException(KIND, source, "bad synced length " + synced, 48);
+        }
+        if (!Formats.allZero(b, 56, CRC_OFFSET)) {
+            throw new CorruptFormatException(KIND, source, "nonzero reserved bytes", 56);
         }
         src.position(src.position() + LENGTH);
-        return new WalHeader(new UUID(b.getLong(16), b.getLong(24)), firstSeq, epoch);
+        return new WalHeader(new UUID(b.getLong(16), b.getLong(24)), firstSeq, epoch, synced);
     }
 
     /**

@@ -172,6 +172,9 @@ final class Consolidator implements AutoCloseable {
     private void sleep(long ms) throws InterruptedException {
         signalLock.lock();
         try {
+            if (stopping) {
+                return; // close() set it before signalling under this lock: its wake-up may have come already
+            }
             wake.await(ms, TimeUnit.MILLISECONDS);
         } finally {
             signalLock.unlock();

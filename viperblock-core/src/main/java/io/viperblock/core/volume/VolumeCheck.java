@@ -86,9 +86,11 @@ public final class VolumeCheck {
      * @param damagedCopies block copies skipped for a bad checksum (or in a chunk whose footer is bad)
      * @param lostBlocks    blocks whose newest copy was damaged: they now read as an older copy
      * @param replaced      map objects deleted because the new checkpoint supersedes them
+     * @param walBytesCut   bytes of this node's WAL given up at its first damage (see
+     *                      {@code WalReplay.cutAtDamage}); set by the volume manager
      */
     public record Repair(String checkpointKey, long extents, long mappedBlocks, int chunksUsed, long damagedCopies,
-            long lostBlocks, int replaced) {}
+            long lostBlocks, int replaced, long walBytesCut) {}
 
     /** Checks every object of the volume; see the class comment. */
     public static Report check(ObjectStore store, VolumeKeys keys, Progress progress) throws IOException {
@@ -332,6 +334,6 @@ public final class VolumeCheck {
         for (ObjectInfo o : mapObjects) {
             store.delete(o.key());
         }
-        return new Repair(key, best.extentCount(), best.mappedBlocks(), used.size(), damaged, lost, mapObjects.size());
+        return new Repair(key, best.extentCount(), best.mappedBlocks(), used.size(), damaged, lost, mapObjects.size(), 0);
     }
 }

@@ -368,20 +368,40 @@ public final class VolumeManager {
         });
     }
 
-    /** Checks every chunk and map object of a volume; read-only, no lease (see {@link VolumeCheck}). */
+    /**
+     * Checks every chunk and map object of a volume (see {@link VolumeCheck}), and this node's WAL
+     * segments as the next open would replay them; read-only, no lease.
+     */
     public VolumeCheck.Report check(String name, VolumeCheck.Progress progress) throws IOException {
-        describe(name);
-        return VolumeCheck.check(store, new VolumeKeys(name), progress);
+        VolumeMeta meta = describe(name);
+        VolumeCheck.Report r = VolumeCheck.check(store, new VolumeKeys(name), progress);
+        Path walDir = volumeDir(name).resolve("wal");
+        if (!fs.exists(walDir)) {
+            return r;
+        }
+        List<VolumeCheck.Problem> problems = new ArrayList<>(r.problems());
+        for (WalReplay.Damage d : WalReplay.check(fs, walDir, meta.id())) {
+            problems.add(new VolumeCheck.Problem(d.segment().toString(), d.offset(), d.message()));
+        }
+        return new VolumeCheck.Report(problems, r.notes(), r.chunks(), r.chunkBlocks(), r.mapObjects(), r.mappedBlocks(), r.bytesRead());
     }
 
     /**
-     * Rebuilds a volume's block map from its chunk footers under its lease (see
+     * Under the volume's lease, cuts this node's WAL at its first damage (see
+     * {@link WalReplay#cutAtDamage}) and rebuilds the block map from the chunk footers (see
      * {@link VolumeCheck#repair}); refused while the volume is open anywhere.
      */
     public VolumeCheck.Repair repair(String name, VolumeCheck.Progress progress) throws IOException {
-        VolumeCheck.Repair r = underLease(name, lease -> VolumeCheck.repair(store, new VolumeKeys(name), lease.epoch(), progress));
-        log.info("repaired the map of volume {}: {} blocks in {} extents over {} chunks ({})", name, r.mappedBlocks(), r.extents(),
-                r.chunksUsed(), r.checkpointKey());
+        VolumeMeta meta = describe(name);
+        Path walDir = volumeDir(name).resolve("wal");
+        VolumeCheck.Repair r = underLease(name, lease -> {
+            long cut = fs.exists(walDir) ? WalReplay.cutAtDamage(fs, walDir, meta.id()) : 0;
+            VolumeCheck.Repair m = VolumeCheck.repair(store, new VolumeKeys(name), lease.epoch(), progress);
+            return new VolumeCheck.Repair(m.checkpointKey(), m.extents(), m.mappedBlocks(), m.chunksUsed(), m.damagedCopies(),
+                    m.lostBlocks(), m.replaced(), cut);
+        });
+        log.info("repaired volume {}: map of {} blocks in {} extents over {} chunks ({}); {} WAL bytes cut", name, r.mappedBlocks(),
+                r.extents(), r.chunksUsed(), r.checkpointKey(), r.walBytesCut());
         return r;
     }
 

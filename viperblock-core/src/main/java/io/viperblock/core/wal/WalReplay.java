@@ -39,13 +39,135 @@ public final class WalReplay {
 
     private WalReplay() {}
 
-    public static Result replay(Fs fs, Path dir, UUID volumeId, long coveredSeq, Sink sink) throws IOException {
+    /**
+     * Null if a segment's scan shows no damage (a clean end, or a torn tail of the last segment,
+     * which replay cuts), else what is wrong, as a phrase after "WAL segment X". A problem in a
+     * segment other than the last, or below the length its header says was fsynced, is damage:
+     * those records were acknowledged as durable.
+     */
+    static String damage(WalScan.ScanResult r, long syncedLength, boolean last) {
+        if (r.problem() == null) {
+            return r.endOfValidData() >= syncedLength ? null
+                    : "ends at offset " + r.endOfValidData() + ", but its header says its first " + syncedLength
+                            + " bytes were flushed (fsynced): flushed records are missing";
+        }
+        String at = "is damaged at offset " + r.problemOffset() + ": " + r.problem() + ". ";
+        if (!last) {
+            return at + "It is not the last segment, so this is not a torn write";
+        }
+        if (r.problemOffset() < syncedLength) {
+            return at + "Its header says its first " + syncedLength + " bytes were flushed (fsynced), so this is not a"
+                    + " torn write but damage to records acknowledged as durable";
+        }
+        return null;
+    }
+
+    /** The segment file names in a WAL directory: 16 hex digits each, so name order is sequence order. */
+    private static List<String> segmentNames(Fs fs, Path dir) throws IOException {
         List<String> names = new ArrayList<>();
         for (String n : fs.list(dir)) {
-            if (n.endsWith(".wal")) {
-                names.add(n); // 16 hex digits each: name order is sequence order
+            if (n.endsWith(Formats.WAL_SUFFIX)) {
+                names.add(n);
             }
         }
+        return names;
+    }
+
+    /** One damaged WAL segment found by {@link #check}. */
+    public record Damage(Path segment, long offset, String message) {}
+
+    /**
+     * Scans a volume's WAL segments the way {@link #replay} does, changing nothing, and returns
+     * the damage replay would refuse to open with (an empty list if it would open).
+     */
+    public static List<Damage> check(Fs fs, Path dir, UUID volumeId) throws IOException {
+        List<String> names = segmentNames(fs, dir);
+        List<Damage> found = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            boolean last = i == names.size() - 1;
+            Path path = dir.resolve(names.get(i));
+            try (FsFile file = fs.open(path)) {
+                WalHeader header;
+                try {
+                    header = WalHeader.read(file, path.toString());
+                } catch (CorruptFormatException e) {
+                    if (!last || WalScan.scan(file, path.toString(), WalHeader.LENGTH, Formats.seqOfKey(names.get(i)), NO_VISITOR).records() > 0) {
+                        found.add(new Damage(path, e.offset(), e.getMessage()));
+                    }
+                    continue; // else an interrupted creation, which replay removes
+                }
+                if (!header.volumeId().equals(volumeId)) {
+                    found.add(new Damage(path, 16, "WAL segment " + path + " belongs to volume instance " + header.volumeId() + ", not to this volume"));
+                    continue;
+                }
+                WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
+                String damage = damage(r, header.syncedLength(), last);
+                if (damage != null) {
+                    found.add(new Damage(path, r.endOfValidData(), "WAL segment " + path + " " + damage));
+                }
+            }
+        }
+        return found;
+    }
+
+    /**
+     * Cuts a volume's WAL at its first damage, as {@link #check} finds it, so that the WAL holds a
+     * prefix of the acknowledged writes, as a crash leaves it: the damaged segment is truncated at
+     * its last good record, its header's synced length lowered to match, and every later segment
+     * deleted. A damaged header with good records behind it is written anew first (the records
+     * are kept). A segment of another volume instance is left alone. The caller holds the lease.
+     *
+     * @return the bytes given up (0 if there was no damage)
+     */
+    public static long cutAtDamage(Fs fs, Path dir, UUID volumeId) throws IOException {
+        List<String> names = segmentNames(fs, dir);
+        for (int i = 0; i < names.size(); i++) {
+            Path path = dir.resolve(names.get(i));
+            long nameSeq = Formats.seqOfKey(names.get(i));
+            long cut;
+            try (FsFile file = fs.open(path)) {
+                WalHeader header;
+                try {
+                    header = WalHeader.read(file, path.toString());
+                } catch (CorruptFormatException e) {
+                    if (WalScan.scan(file, path.toString(), WalHeader.LENGTH, nameSeq, NO_VISITOR).records() == 0) {
+                        continue; // an interrupted creation, which replay removes
+                    }
+                    header = new WalHeader(volumeId, nameSeq, 0);
+                    file.write(header.encode(), 0);
+                    log.warn("WAL segment {}: wrote a new header in place of the damaged one ({})", path, e.getMessage());
+                }
+                if (!header.volumeId().equals(volumeId)) {
+                    continue;
+                }
+                WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
+                if (damage(r, header.syncedLength(), i == names.size() - 1) == null) {
+                    file.force();
+                    continue;
+                }
+                long size = file.size();
+                long end = r.endOfValidData();
+                file.truncate(end);
+                file.write(header.withSyncedLength(Math.min(header.syncedLength(), end)).encode(), 0);
+                file.force();
+                cut = size - end;
+                log.warn("WAL segment {}: cut at offset {} ({}), giving up {} bytes of records", path, end, r.problem() == null
+                        ? "flushed records missing" : r.problem(), cut);
+            }
+            for (String later : names.subList(i + 1, names.size())) {
+                Path p = dir.resolve(later);
+                cut += fs.size(p);
+                fs.delete(p);
+                log.warn("WAL segment {}: deleted, as it follows the damage", p);
+            }
+            fs.syncDir(dir);
+            return cut;
+        }
+        return 0;
+    }
+
+    public static Result replay(Fs fs, Path dir, UUID volumeId, long coveredSeq, Sink sink) throws IOException {
+        List<String> names = segmentNames(fs, dir);
         List<WalSegment> live = new ArrayList<>();
         long maxSeq = 0;
         long records = 0;
@@ -81,7 +203,7 @@ public final class WalReplay {
                     if (last && WalScan.scan(file, path.toString(), WalHeader.LENGTH, nameSeq, NO_VISITOR).records() > 0) {
                         throw new CorruptFormatException("WAL segment " + path + " has a damaged header (" + e.getMessage()
                                 + ") but holds records after it, so this is not an interrupted creation; refusing to open"
-                                + " ('vblock check' can inspect it)", path.toString(), e.offset());
+                                + " ('vblock check --repair' writes a new header)", path.toString(), e.offset());
                     }
                     if (last) {
                         log.warn("WAL segment {} has a damaged header ({}): removing it (its creation was interrupted)", path, e.getMessage());
@@ -105,11 +227,12 @@ public final class WalReplay {
                                 sink.record(seg, type, seq, firstBlock, count, payloadPosition);
                             }
                         });
+                String damage = damage(r, header.syncedLength(), last);
+                if (damage != null) {
+                    throw new CorruptFormatException("WAL segment " + path + " " + damage + "; refusing to open. 'vblock check"
+                            + " --repair' cuts the WAL there, giving up the writes from that record on", path.toString(), r.endOfValidData());
+                }
                 if (r.problem() != null) {
-                    if (!last) {
-                        throw new CorruptFormatException("WAL segment " + path + " is damaged at offset " + r.problemOffset() + ": " + r.problem()
-                                + ". It is not the last segment, so this is not a torn write; refusing to open ('vblock check' can inspect it)", path.toString(), r.problemOffset());
-                    }
                     long cut = size - r.endOfValidData();
                     log.warn("WAL segment {}: {} at offset {}; cutting the torn tail ({} bytes) and going on", path, r.problem(), r.problemOffset(), cut);
                     file.truncate(r.endOfValidData());

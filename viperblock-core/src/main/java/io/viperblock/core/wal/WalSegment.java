@@ -28,6 +28,8 @@ public final class WalSegment {
     private volatile long size;
     private volatile long lastSeq;
     private volatile boolean sealed;
+    /** The synced length in the header as last written by this process (see WalHeader). */
+    private volatile long syncedMark;
     /** Records whose dirty-index entry is in place; consolidation waits for all of them. */
     private final java.util.concurrent.atomic.AtomicInteger published = new java.util.concurrent.atomic.AtomicInteger();
     private int refs;
@@ -63,6 +65,10 @@ public final class WalSegment {
     }
 
     void seal() { sealed = true; }
+
+    long syncedMark() { return syncedMark; }
+
+    void syncedMark(long length) { syncedMark = length; }
 
     /** The appender of one record has put it in the dirty index. */
     public void published() {

@@ -28,7 +28,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <li>{@link #sync()} works the same way under {@code syncLock}: one fdatasync covers every
  *     record written before it started, and flushes that arrive meanwhile share the next one.</li>
  * </ol>
- * A sealed segment is fsynced at the seal, so a sync only ever needs the active segment.
+ * A sealed segment is fsynced at the seal, so a sync only ever needs the active segment. After
+ * each fdatasync the segment's header is rewritten with the length it covered (see
+ * {@link WalHeader}), so that replay can tell damaged flushed records from a torn tail.
  *
  * <p>Failure: a failed write truncates the segment back to where the batch began and fails every
  * record of that batch (ENOSPC as {@link NoSpaceException}); if even that fails, or an fsync
@@ -242,7 +244,9 @@ public final class WalWriter implements AutoCloseable {
     /** Seals the active segment (fsynced) and starts a new one whose first sequence is {@code firstSeq}. */
     private WalSegment rotate(long firstSeq) throws IOException {
         WalSegment old = active;
+        long length = old.size();
         forceOrBreak(old);
+        markSynced(old, length);
         if (old.lastSeq() > syncedSeq) {
             syncedSeq = old.lastSeq();
         }
@@ -297,9 +301,11 @@ public final class WalWriter implements AutoCloseable {
             // record up to covered is in it or in a segment sealed (forced) before it.
             if (seg.acquire()) {
                 try {
+                    long length = seg.size(); // every byte below it was written before the fdatasync starts
                     long started = System.nanoTime();
                     forceOrBreak(seg);
                     syncLatency.record(System.nanoTime() - started);
+                    markSynced(seg, length);
                 } finally {
                     seg.release();
                 }
@@ -313,6 +319,27 @@ public final class WalWriter implements AutoCloseable {
             }
         } finally {
             syncLock.unlock();
+        }
+    }
+
+    /**
+     * Rewrites the segment's header with {@code length} as its synced length (see
+     * {@link WalHeader}): replay then knows that damage below it is not a torn write but lost
+     * flushed records. Called after an fdatasync that covered {@code length} bytes; not synced
+     * itself, so it becomes durable with the next one. Only for segments this writer created.
+     */
+    private void markSynced(WalSegment seg, long length) throws IOException {
+        synchronized (seg) {
+            if (length <= seg.syncedMark()) {
+                return;
+            }
+            try {
+                seg.file().write(new WalHeader(volumeId, seg.firstSeq(), epoch, length).encode(), 0);
+            } catch (IOException e) {
+                broken = new IOException("rewriting the header of WAL segment " + seg + " failed; reopen the volume", e);
+                throw broken;
+            }
+            seg.syncedMark(length);
         }
     }
 
@@ -442,7 +469,12 @@ public final class WalWriter implements AutoCloseable {
             IOException first = null;
             if (broken == null) {
                 try {
+                    long length = active.size();
                     active.file().force();
+                    if (length > active.syncedMark()) {
+                        markSynced(active, length);
+                        active.file().force(); // the next open finds every record marked as flushed
+                    }
                 } catch (IOException e) {
                     first = e;
                 }

@@ -90,7 +90,7 @@ class WalFormatTest {
         SplittableRandom r = Seeds.random("headerRoundTrips");
         for (int i = 0; i < 200; i++) {
             WalHeader h = new WalHeader(new UUID(r.nextLong(), r.nextLong()), 1 + r.nextLong(Long.MAX_VALUE - 1),
-                    r.nextLong(Long.MAX_VALUE));
+                    r.nextLong(Long.MAX_VALUE), r.nextBoolean() ? 0 : 64 + r.nextLong(1L << 40));
             ByteBuffer b = h.encode();
             assertEquals(0, b.position());
             assertEquals(64, b.limit());
@@ -118,6 +118,7 @@ class WalFormatTest {
         for (int i = 48; i < 60; i++) {
             assertEquals(0, b.get(i));
         }
+        assertEquals(0x4455, new WalHeader(id, 0x1122, 0x33, 0x4455).encode().getLong(48));
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         crc.update(b.array(), 0, 60);
         assertEquals((int) crc.getValue(), b.getInt(60));
@@ -133,7 +134,9 @@ class WalFormatTest {
         assertHeaderFails(withByte(good, 60, good[60] ^ 1), 60, "bad header checksum");
         assertHeaderFails(java.util.Arrays.copyOf(good, 63), 0, "truncated header");
         // fields checked after the checksum: recompute it so that only the field is wrong
-        assertHeaderFails(recrc(withByte(good, 50, 1)), 48, "nonzero reserved bytes");
+        assertHeaderFails(recrc(withByte(good, 57, 1)), 56, "nonzero reserved bytes");
+        assertHeaderFails(recrc(withLong(good, 48, 63)), 48, "bad synced length 63");
+        assertHeaderFails(recrc(withLong(good, 48, -1)), 48, "bad synced length -1");
         assertHeaderFails(recrc(withLong(good, 32, 0)), 32, "bad first seq 0");
         assertHeaderFails(recrc(withLong(good, 40, -1)), 40, "bad epoch -1");
         // every single-bit flip is caught

@@ -16,10 +16,16 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A damaged header of the last WAL segment. Found by the corruption campaign: replay took any bad
+ * Damage to the last WAL segment, which replay must tell from a write torn by a crash.
+ *
+ * <p>A damaged header of the last WAL segment. Found by the corruption campaign: replay took any bad
  * header of the last segment for an interrupted creation and deleted the segment, flushed records
  * and all. The header is fsynced before the first record is written, so good records behind a bad
  * header mean damage: open must refuse, naming the file, and keep it.
+ *
+ * <p>Damaged records below the header's synced length. Found by the corruption campaign: replay
+ * cut the last segment at the first bad record, flushed or not. After each fdatasync the header
+ * records the length it covered, so damage below it is corruption of acknowledged flushed writes.
  */
 class WalHeaderDamageTest {
     private static final VolumeConfig CONFIG = VolumeScenarios.smallConfig().withSealAfter(java.time.Duration.ofHours(1));
@@ -43,6 +49,16 @@ class WalHeaderDamageTest {
                 () -> new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG).open("h"));
         assertTrue(e.getMessage().contains(seg.toString()) && e.getMessage().contains("offset"), e.getMessage());
         assertTrue(Files.exists(seg), "the damaged segment is kept for inspection");
+
+        VolumeManager mgr = new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG);
+        assertEquals(1, mgr.check("h", VolumeCheck.Progress.NONE).problems().size());
+        assertEquals(0, mgr.repair("h", VolumeCheck.Progress.NONE).walBytesCut(), "a new header, every record kept");
+        Volume again = mgr.open("h");
+        try {
+            assertArrayEquals(new byte[] {7, 7, 7}, again.read(0, 3));
+        } finally {
+            again.close();
+        }
     }
 
     @Test
@@ -63,6 +79,86 @@ class WalHeaderDamageTest {
         try {
             assertArrayEquals(new byte[] {7, 7, 7, 0}, again.read(0, 4));
             assertEquals(0, again.read(4096, 1)[0]);
+        } finally {
+            again.close();
+        }
+    }
+
+    @Test
+    void damagedFlushedRecordRefusesToOpenAndCheckReportsIt() throws Exception {
+        MemoryStore store = new MemoryStore();
+        Volume v = create(store);
+        v.write(0, new byte[] {1, 1}, false);
+        v.write(4096, new byte[] {2, 2}, false);
+        v.flush();
+        v.abandon();
+        Path seg = lastSegment();
+        byte[] b = Files.readAllBytes(seg);
+        assertEquals(b.length, java.nio.ByteBuffer.wrap(b).getLong(48), "after the flush the header's synced length covers the segment");
+        long second = 64 + 32 + 4096; // the second record
+        b[(int) second + 32 + 100] ^= 0x40; // inside its payload
+        Files.write(seg, b);
+
+        VolumeManager mgr = new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG);
+        CorruptFormatException e = assertThrows(CorruptFormatException.class, () -> mgr.open("h"));
+        assertTrue(e.getMessage().contains(seg.toString()) && e.getMessage().contains("offset " + second)
+                && e.getMessage().contains("flushed") && e.getMessage().contains("vblock check --repair"), e.getMessage());
+        assertEquals(b.length, Files.size(seg), "nothing was cut");
+
+        VolumeCheck.Report report = mgr.check("h", VolumeCheck.Progress.NONE);
+        assertEquals(1, report.problems().size(), report.toString());
+        assertEquals(seg.toString(), report.problems().get(0).key());
+        assertEquals(second, report.problems().get(0).offset());
+
+        // what the message says to do: give up the damaged record and what follows it
+        VolumeCheck.Repair repaired = mgr.repair("h", VolumeCheck.Progress.NONE);
+        assertEquals(b.length - second, repaired.walBytesCut());
+        assertTrue(mgr.check("h", VolumeCheck.Progress.NONE).clean());
+        Volume again = mgr.open("h");
+        try {
+            assertArrayEquals(new byte[] {1, 1, 0, 0}, again.read(0, 4));
+            assertArrayEquals(new byte[] {0, 0}, again.read(4096, 2));
+        } finally {
+            again.close();
+        }
+    }
+
+    @Test
+    void segmentShorterThanItsSyncedLengthRefusesToOpen() throws Exception {
+        MemoryStore store = new MemoryStore();
+        Volume v = create(store);
+        v.write(0, new byte[] {1}, true);
+        v.write(4096, new byte[] {2}, true);
+        v.abandon();
+        Path seg = lastSegment();
+        long size = Files.size(seg);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(size - 4096 - 32); // exactly at a record boundary: the scan alone sees a clean end
+        }
+        CorruptFormatException e = assertThrows(CorruptFormatException.class,
+                () -> new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG).open("h"));
+        assertTrue(e.getMessage().contains("flushed records are missing"), e.getMessage());
+    }
+
+    @Test
+    void damagedUnflushedTailIsCutAsATornWrite() throws Exception {
+        MemoryStore store = new MemoryStore();
+        Volume v = create(store);
+        v.write(0, new byte[] {1}, true);
+        v.write(4096, new byte[] {2}, false); // acknowledged, never flushed
+        v.abandon();
+        Path seg = lastSegment();
+        byte[] b = Files.readAllBytes(seg);
+        long synced = java.nio.ByteBuffer.wrap(b).getLong(48);
+        assertEquals(64 + 32 + 4096, synced, "the header covers the flushed record only");
+        b[(int) synced + 32 + 7] ^= 1;
+        Files.write(seg, b);
+
+        Volume again = new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG).open("h");
+        try {
+            assertEquals(1, again.read(0, 1)[0]);
+            assertEquals(0, again.read(4096, 1)[0], "the torn record is cut");
+            assertEquals(4096 + 32, again.recovered().tornBytes());
         } finally {
             again.close();
         }
