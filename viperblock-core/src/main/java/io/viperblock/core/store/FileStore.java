@@ -23,6 +23,13 @@ import java.util.concurrent.ThreadLocalRandom;
  * Temp files are named {@code .tmp~<random>}; '~' is not allowed in keys, so a temp file can
  * never be taken for an object. A crash can leave temp files behind; they are never listed.
  *
+ * <p>Range reads ({@link #read(String, long, ByteBuffer)}, {@link #get(String, long, int)}: the
+ * chunk blocks and footers a volume reads) keep up to {@value #OPEN_FILES} object files open,
+ * least recently used first out, instead of opening the file for every block. Objects are
+ * written once: a put or delete through this instance drops the file from the set, but an
+ * object replaced by another process under the same key would go on being read from the open
+ * file until it leaves the set.
+ *
  * <p>Unlike S3, a directory cannot hold both an object "a" and objects under "a/": such puts
  * fail with an IOException saying so.
  *
@@ -36,8 +43,12 @@ public final class FileStore implements ObjectStore {
     /** Tries at creating a temp file while concurrent deletes remove its then-empty directory. */
     private static final int CREATE_ATTEMPTS = 10;
 
+    /** Object files kept open for range reads. */
+    static final int OPEN_FILES = 256;
+
     private final Path root;
     private final Fs fs;
+    private final OpenFiles open = new OpenFiles();
 
     public FileStore(Path root) {
         this(root, NioFs.INSTANCE);
@@ -75,6 +86,7 @@ public final class FileStore implements ObjectStore {
             tmp = writeTemp(target, data);
             fs.rename(tmp, target);
             tmp = null;
+            open.forget(target);
             syncNearest(target.getParent());
         } catch (IOException e) {
             throw failure("storing", key, target, tmp, e);
@@ -170,14 +182,17 @@ public final class FileStore implements ObjectStore {
             throw new IllegalArgumentException("invalid range of object " + key + ": offset " + offset + " must not be negative");
         }
         Path p = path(key);
-        try (FsFile file = openObject(key, p)) {
+        OpenFiles.Handle h = open.acquire(key, p);
+        try {
             int start = dst.position();
-            if (offset < file.size()) {
-                file.read(dst, offset);
+            if (offset < h.size) {
+                h.file.read(dst, offset);
             }
             return dst.position() - start;
         } catch (IOException e) {
             throw failure("reading", key, null, null, e);
+        } finally {
+            open.release(h);
         }
     }
 
@@ -188,13 +203,16 @@ public final class FileStore implements ObjectStore {
                     + " and length " + length + " must not be negative");
         }
         Path p = path(key);
-        try (FsFile file = openObject(key, p)) {
-            long n = Math.max(0, Math.min(length, file.size() - offset));
+        OpenFiles.Handle h = open.acquire(key, p);
+        try {
+            long n = Math.max(0, Math.min(length, h.size - offset));
             ByteBuffer b = ByteBuffer.allocate((int) n);
-            file.read(b, offset);
+            h.file.read(b, offset);
             return b.flip();
         } catch (IOException e) {
             throw failure("reading", key, null, null, e);
+        } finally {
+            open.release(h);
         }
     }
 
@@ -289,6 +307,7 @@ public final class FileStore implements ObjectStore {
                 return; // only a prefix of other objects: no object has this name
             }
             boolean existed = fs.delete(p);
+            open.forget(p);
             // Sync even if it was already gone: an earlier delete may have crashed before its sync.
             if (existed || fs.isDirectory(dir)) {
                 syncNearest(dir);
@@ -328,6 +347,91 @@ public final class FileStore implements ObjectStore {
                 if (d.equals(root) || d.getParent() == null) {
                     throw e;
                 }
+            }
+        }
+    }
+
+    /** Closes the object files kept open for range reads. */
+    @Override
+    public void close() {
+        open.clear();
+    }
+
+    /**
+     * The object files open for range reads, least recently used first out. A handle is
+     * reference counted (the set holds one reference, each reader one more), so a file leaving
+     * the set is closed only once its last reader is done. Opening happens under the lock, so a
+     * {@link #forget} after a rename or delete cannot be overtaken by a reader still inserting
+     * the old file. Guarded by {@code this}.
+     */
+    private final class OpenFiles {
+        final class Handle {
+            final FsFile file;
+            final long size;
+            int refs = 1; // the set's
+
+            Handle(FsFile file, long size) {
+                this.file = file;
+                this.size = size;
+            }
+        }
+
+        private final java.util.LinkedHashMap<Path, Handle> files = new java.util.LinkedHashMap<>(64, 0.75f, true);
+
+        synchronized Handle acquire(String key, Path p) throws IOException {
+            Handle h = files.get(p);
+            if (h == null) {
+                FsFile f;
+                long size;
+                try {
+                    f = openObject(key, p);
+                } catch (IOException e) {
+                    throw failure("reading", key, null, null, e);
+                }
+                try {
+                    size = f.size();
+                } catch (IOException e) {
+                    closeQuietly(f);
+                    throw failure("reading", key, null, null, e);
+                }
+                h = new Handle(f, size);
+                files.put(p, h);
+                if (files.size() > OPEN_FILES) {
+                    var eldest = files.entrySet().iterator();
+                    Handle old = eldest.next().getValue();
+                    eldest.remove();
+                    release(old);
+                }
+            }
+            h.refs++;
+            return h;
+        }
+
+        synchronized void release(Handle h) {
+            if (--h.refs == 0) {
+                closeQuietly(h.file);
+            }
+        }
+
+        synchronized void forget(Path p) {
+            Handle h = files.remove(p);
+            if (h != null) {
+                release(h);
+            }
+        }
+
+        synchronized void clear() {
+            for (Handle h : files.values()) {
+                release(h);
+            }
+            files.clear();
+        }
+
+        private static void closeQuietly(FsFile f) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                // read-only: nothing was lost
             }
         }
     }

@@ -62,6 +62,17 @@ public final class WalReplay {
         return null;
     }
 
+    /**
+     * Whether a segment whose header is bad is one whose creation was cut short (replay removes
+     * it) rather than damaged. The header is fsynced before the first record is written, so an
+     * interrupted creation leaves nothing behind the header's 64 bytes; any byte there means the
+     * header was damaged later, and removing the segment would lose its records (even if those
+     * are damaged too).
+     */
+    static boolean interruptedCreation(long fileSize) {
+        return fileSize <= WalHeader.LENGTH;
+    }
+
     /** The segment file names in a WAL directory: 16 hex digits each, so name order is sequence order. */
     private static List<String> segmentNames(Fs fs, Path dir) throws IOException {
         List<String> names = new ArrayList<>();
@@ -91,7 +102,7 @@ public final class WalReplay {
                 try {
                     header = WalHeader.read(file, path.toString());
                 } catch (CorruptFormatException e) {
-                    if (!last || WalScan.scan(file, path.toString(), WalHeader.LENGTH, Formats.seqOfKey(names.get(i)), NO_VISITOR).records() > 0) {
+                    if (!last || !interruptedCreation(file.size())) {
                         found.add(new Damage(path, e.offset(), e.getMessage()));
                     }
                     continue; // else an interrupted creation, which replay removes
@@ -130,7 +141,7 @@ public final class WalReplay {
                 try {
                     header = WalHeader.read(file, path.toString());
                 } catch (CorruptFormatException e) {
-                    if (WalScan.scan(file, path.toString(), WalHeader.LENGTH, nameSeq, NO_VISITOR).records() == 0) {
+                    if (interruptedCreation(file.size())) {
                         continue; // an interrupted creation, which replay removes
                     }
                     header = new WalHeader(volumeId, nameSeq, 0);
@@ -197,12 +208,10 @@ public final class WalReplay {
                 try {
                     header = WalHeader.decode(hb, path.toString());
                 } catch (CorruptFormatException e) {
-                    // The header is fsynced before the first record is written, so an interrupted
-                    // creation leaves no record behind it: good records after a bad header mean
-                    // the header was damaged later, and removing the segment would lose them.
-                    if (last && WalScan.scan(file, path.toString(), WalHeader.LENGTH, nameSeq, NO_VISITOR).records() > 0) {
+                    if (last && !interruptedCreation(size)) {
                         throw new CorruptFormatException("WAL segment " + path + " has a damaged header (" + e.getMessage()
-                                + ") but holds records after it, so this is not an interrupted creation; refusing to open"
+                                + ") but holds " + (size - WalHeader.LENGTH) + " bytes of records after it, so this is not an"
+                                + " interrupted creation; refusing to open"
                                 + " ('vblock check --repair' writes a new header)", path.toString(), e.offset());
                     }
                     if (last) {

@@ -28,7 +28,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <li>{@link #sync()} works the same way under {@code syncLock}: one fdatasync covers every
  *     record written before it started, and flushes that arrive meanwhile share the next one.</li>
  * </ol>
- * A sealed segment is fsynced at the seal, so a sync only ever needs the active segment. After
+ * A sealed segment is fsynced at the seal, so a sync only ever needs the active segment. Once
+ * the active segment holds {@link #BACKGROUND_SYNC_BYTES} not yet synced, a background thread
+ * syncs it (as RocksDB's {@code wal_bytes_per_sync} does), so that neither the seal nor a
+ * client's flush finds a large backlog of dirty pages to write. After
  * each fdatasync the segment's header is rewritten with the length it covered (see
  * {@link WalHeader}), so that replay can tell damaged flushed records from a torn tail.
  *
@@ -58,6 +61,11 @@ public final class WalWriter implements AutoCloseable {
     private final ByteBuffer headers = ByteBuffer.allocateDirect(WalRecord.RECORD_HEADER * 1024);
     private volatile WalSegment active;
     private volatile Runnable sealListener = () -> { };
+    /** Runs a background fdatasync once the active segment holds this many unsynced bytes. */
+    static final long BACKGROUND_SYNC_BYTES = 16L << 20;
+    private final java.util.concurrent.atomic.AtomicBoolean backgroundSyncQueued = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.ExecutorService backgroundSync = java.util.concurrent.Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().daemon().name("vb-wal-sync").factory());
     private volatile long writtenSeq;
     private volatile long syncedSeq;
     private volatile IOException broken;
@@ -224,6 +232,9 @@ public final class WalWriter implements AutoCloseable {
             seg.records().add(r.type, r.seq, r.firstBlock, r.count, WalSegment.segmentOffset(r.position));
         }
         seg.appended(pos, lastRecord.seq);
+        if (pos - seg.syncedMark() >= BACKGROUND_SYNC_BYTES && backgroundSyncQueued.compareAndSet(false, true)) {
+            syncInBackground();
+        }
         pendingBytes.addAndGet(pos - start);
         writtenSeq = lastRecord.seq;
         writeCalls.increment();
@@ -319,6 +330,21 @@ public final class WalWriter implements AutoCloseable {
             }
         } finally {
             syncLock.unlock();
+        }
+    }
+
+    private void syncInBackground() {
+        try {
+            backgroundSync.execute(() -> {
+                backgroundSyncQueued.set(false);
+                try {
+                    sync();
+                } catch (IOException e) {
+                    // the WAL is broken now (see forceOrBreak), and the next append or flush says so
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            backgroundSyncQueued.set(false); // closing
         }
     }
 
@@ -447,6 +473,7 @@ public final class WalWriter implements AutoCloseable {
     /** Closes every segment file without syncing (crash tests: what a kill -9 leaves behind). */
     public void abandon() {
         broken = new IOException("WAL abandoned");
+        backgroundSync.shutdownNow();
         writeLock.lock();
         try {
             for (WalSegment s : segments) {
@@ -464,6 +491,12 @@ public final class WalWriter implements AutoCloseable {
     /** Syncs and closes every segment file (the files stay for the next open to replay). */
     @Override
     public void close() throws IOException {
+        backgroundSync.shutdown();
+        try {
+            backgroundSync.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         writeLock.lock();
         try {
             IOException first = null;
