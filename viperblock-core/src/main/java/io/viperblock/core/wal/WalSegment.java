@@ -32,6 +32,13 @@ public final class WalSegment {
     private volatile long syncedMark;
     /** Records whose dirty-index entry is in place; consolidation waits for all of them. */
     private final java.util.concurrent.atomic.AtomicInteger published = new java.util.concurrent.atomic.AtomicInteger();
+    /** Takes the file of a retired segment for reuse instead of its deletion (see WalWriter). */
+    interface Recycler {
+        /** True if it took the (closed) file; false to have it deleted. */
+        boolean take(WalSegment segment);
+    }
+
+    private volatile Recycler recycler;
     private int refs;
     private boolean retired;
     private boolean closed;
@@ -65,6 +72,8 @@ public final class WalSegment {
     }
 
     void seal() { sealed = true; }
+
+    void recycler(Recycler r) { recycler = r; }
 
     long syncedMark() { return syncedMark; }
 
@@ -163,9 +172,12 @@ public final class WalSegment {
 
     private void closeAndDelete() throws IOException {
         file.close();
-        // No directory sync: a deleted segment that reappears after a power loss holds only
-        // records at or below the map's covered sequence, which replay skips.
-        fs.delete(path);
+        // No directory sync: a deleted (or renamed) segment that reappears after a power loss
+        // holds only records at or below the map's covered sequence, which replay skips.
+        Recycler r = recycler;
+        if (r == null || !r.take(this)) {
+            fs.delete(path);
+        }
     }
 
     @Override

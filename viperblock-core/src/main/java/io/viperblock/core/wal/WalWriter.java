@@ -35,6 +35,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * each fdatasync the segment's header is rewritten with the length it covered (see
  * {@link WalHeader}), so that replay can tell damaged flushed records from a torn tail.
  *
+ * <p>Recycling: appending to a file makes each fdatasync commit the file system's journal too
+ * (the file's size changes), which about doubles its latency; overwriting blocks already
+ * written does not. So the file of a consolidated segment is kept as a spare
+ * ({@code <firstSeq>.spare}, at most {@link #MAX_SPARES}) and the next segment reuses it:
+ * renamed to the new segment's name (directory synced), then its header rewritten and fsynced.
+ * The old records behind the new ones are harmless: their sequence numbers are below the new
+ * header's first seq and below every new record's, so a scan stops at the first of them, and the
+ * writer truncates a segment to its records when it seals or closes it, so only the last segment
+ * of a crashed writer can end in them (replay cuts them, as it cuts a torn tail). A crash between
+ * the rename and the new header leaves the old header and records under the new name: all
+ * consolidated, so replay skips them and removes the file.
+ *
  * <p>Failure: a failed write truncates the segment back to where the batch began and fails every
  * record of that batch (ENOSPC as {@link NoSpaceException}); if even that fails, or an fsync
  * fails, the WAL refuses all later work (after a failed fsync the page cache can no longer be
@@ -61,6 +73,12 @@ public final class WalWriter implements AutoCloseable {
     private final ByteBuffer headers = ByteBuffer.allocateDirect(WalRecord.RECORD_HEADER * 1024);
     private volatile WalSegment active;
     private volatile Runnable sealListener = () -> { };
+    /** Files of consolidated segments kept for reuse. */
+    static final int MAX_SPARES = 2;
+    static final String SPARE_SUFFIX = ".spare";
+    /** Spare files, oldest first; guarded by itself. */
+    private final java.util.ArrayDeque<Path> spares = new java.util.ArrayDeque<>();
+    private volatile boolean closing;
     /** Runs a background fdatasync once the active segment holds this many unsynced bytes. */
     static final long BACKGROUND_SYNC_BYTES = 16L << 20;
     private final java.util.concurrent.atomic.AtomicBoolean backgroundSyncQueued = new java.util.concurrent.atomic.AtomicBoolean();
@@ -115,7 +133,17 @@ public final class WalWriter implements AutoCloseable {
         this.epoch = epoch;
         this.segmentBytes = segmentBytes;
         this.nextSeq = nextSeq;
+        for (String n : fs.list(dir)) {
+            if (n.endsWith(SPARE_SUFFIX)) {
+                if (spares.size() < MAX_SPARES) {
+                    spares.add(dir.resolve(n));
+                } else {
+                    fs.delete(dir.resolve(n));
+                }
+            }
+        }
         for (WalSegment s : recovered) {
+            s.recycler(this::keepSpare);
             s.allPublished();
             s.seal();
             segments.add(s);
@@ -256,6 +284,7 @@ public final class WalWriter implements AutoCloseable {
     private WalSegment rotate(long firstSeq) throws IOException {
         WalSegment old = active;
         long length = old.size();
+        cutToRecords(old);
         forceOrBreak(old);
         markSynced(old, length);
         if (old.lastSeq() > syncedSeq) {
@@ -272,21 +301,75 @@ public final class WalWriter implements AutoCloseable {
 
     private WalSegment newSegment(long firstSeq) throws IOException {
         Path path = dir.resolve(Formats.seqName(firstSeq) + ".wal");
-        FsFile file = fs.createNew(path);
+        FsFile file = reuseSpare(path);
+        boolean reused = file != null;
+        if (!reused) {
+            file = fs.createNew(path);
+        }
         try {
             file.write(new WalHeader(volumeId, firstSeq, epoch).encode(), 0);
             file.force();
-            fs.syncDir(dir);
+            if (!reused) {
+                fs.syncDir(dir);
+            }
         } catch (IOException e) {
             file.close();
             fs.delete(path);
             throw NioFs.isOutOfSpace(e) ? new NoSpaceException("WAL disk full creating " + path + ": " + e.getMessage(), e) : e;
         }
         WalSegment s = new WalSegment(fs, path, file, ++nextIndex, firstSeq, WalHeader.LENGTH);
+        s.recycler(this::keepSpare);
         segments.add(s);
         byIndex.put(s.index(), s);
         pendingBytes.addAndGet(WalHeader.LENGTH);
         return s;
+    }
+
+    /**
+     * A spare file renamed to {@code path} (the rename durable), open; null if there is none or
+     * it could not be taken (then it is deleted and a new file is created).
+     */
+    private FsFile reuseSpare(Path path) {
+        Path spare;
+        synchronized (spares) {
+            spare = spares.poll();
+        }
+        if (spare == null) {
+            return null;
+        }
+        try {
+            fs.rename(spare, path);
+            fs.syncDir(dir);
+            return fs.open(path);
+        } catch (IOException e) {
+            try {
+                fs.delete(spare);
+                fs.delete(path);
+            } catch (IOException ignored) {
+                // a new file is created instead; what is left is removed at the next open
+            }
+            return null;
+        }
+    }
+
+    /** Keeps the closed file of a consolidated segment as a spare (WalSegment.Recycler). */
+    private boolean keepSpare(WalSegment seg) {
+        if (closing) {
+            return false;
+        }
+        synchronized (spares) {
+            if (spares.size() >= MAX_SPARES) {
+                return false;
+            }
+            Path spare = dir.resolve(Formats.seqName(seg.firstSeq()) + SPARE_SUFFIX);
+            try {
+                fs.rename(seg.path(), spare); // no directory sync: see WalSegment.closeAndDelete
+            } catch (IOException e) {
+                return false;
+            }
+            spares.add(spare);
+            return true;
+        }
     }
 
     /**
@@ -366,6 +449,21 @@ public final class WalWriter implements AutoCloseable {
                 throw broken;
             }
             seg.syncedMark(length);
+        }
+    }
+
+    /**
+     * Cuts a reused file's old records behind the segment's own, so that a sealed segment ends
+     * exactly at its last record, as replay requires of every segment but the last.
+     */
+    private void cutToRecords(WalSegment seg) throws IOException {
+        try {
+            if (seg.file().size() > seg.size()) {
+                seg.file().truncate(seg.size());
+            }
+        } catch (IOException e) {
+            broken = new IOException("truncating WAL segment " + seg + " to its records failed; reopen the volume", e);
+            throw broken;
         }
     }
 
@@ -473,6 +571,7 @@ public final class WalWriter implements AutoCloseable {
     /** Closes every segment file without syncing (crash tests: what a kill -9 leaves behind). */
     public void abandon() {
         broken = new IOException("WAL abandoned");
+        closing = true;
         backgroundSync.shutdownNow();
         writeLock.lock();
         try {
@@ -500,9 +599,11 @@ public final class WalWriter implements AutoCloseable {
         writeLock.lock();
         try {
             IOException first = null;
+            closing = true;
             if (broken == null) {
                 try {
                     long length = active.size();
+                    cutToRecords(active);
                     active.file().force();
                     if (length > active.syncedMark()) {
                         markSynced(active, length);
