@@ -49,6 +49,8 @@ public final class FileStore implements ObjectStore {
     private final Path root;
     private final Fs fs;
     private final OpenFiles open = new OpenFiles();
+    /** Directory syncs in progress, by directory (a few: the volumes' chunk and map directories). */
+    private final java.util.concurrent.ConcurrentHashMap<Path, DirSync> dirSyncs = new java.util.concurrent.ConcurrentHashMap<>();
 
     public FileStore(Path root) {
         this(root, NioFs.INSTANCE);
@@ -86,7 +88,7 @@ public final class FileStore implements ObjectStore {
             tmp = writeTemp(target, data);
             fs.rename(tmp, target);
             tmp = null;
-            open.forget(target);
+            open.forget(key);
             syncNearest(target.getParent());
         } catch (IOException e) {
             throw failure("storing", key, target, tmp, e);
@@ -181,8 +183,7 @@ public final class FileStore implements ObjectStore {
         if (offset < 0) {
             throw new IllegalArgumentException("invalid range of object " + key + ": offset " + offset + " must not be negative");
         }
-        Path p = path(key);
-        OpenFiles.Handle h = open.acquire(key, p);
+        OpenFiles.Handle h = open.acquire(key);
         try {
             int start = dst.position();
             if (offset < h.size) {
@@ -202,8 +203,7 @@ public final class FileStore implements ObjectStore {
             throw new IllegalArgumentException("invalid range of object " + key + ": offset " + offset
                     + " and length " + length + " must not be negative");
         }
-        Path p = path(key);
-        OpenFiles.Handle h = open.acquire(key, p);
+        OpenFiles.Handle h = open.acquire(key);
         try {
             long n = Math.max(0, Math.min(length, h.size - offset));
             ByteBuffer b = ByteBuffer.allocate((int) n);
@@ -307,7 +307,7 @@ public final class FileStore implements ObjectStore {
                 return; // only a prefix of other objects: no object has this name
             }
             boolean existed = fs.delete(p);
-            open.forget(p);
+            open.forget(key);
             // Sync even if it was already gone: an earlier delete may have crashed before its sync.
             if (existed || fs.isDirectory(dir)) {
                 syncNearest(dir);
@@ -341,7 +341,7 @@ public final class FileStore implements ObjectStore {
     private void syncNearest(Path dir) throws IOException {
         for (Path d = dir; ; d = d.getParent()) {
             try {
-                fs.syncDir(d);
+                syncDir(d);
                 return;
             } catch (NoSuchFileException e) {
                 if (d.equals(root) || d.getParent() == null) {
@@ -349,6 +349,35 @@ public final class FileStore implements ObjectStore {
                 }
             }
         }
+    }
+
+    /**
+     * fsync of a directory, shared by concurrent callers (group commit, as the WAL does it): each
+     * caller takes a ticket after its own change to the directory, and a sync that began after
+     * the ticket was taken covers it. Parallel chunk uploads into one directory so share one
+     * directory sync instead of queueing one each.
+     */
+    private void syncDir(Path d) throws IOException {
+        DirSync s = dirSyncs.computeIfAbsent(d, k -> new DirSync());
+        long ticket = s.requested.incrementAndGet();
+        s.lock.lock();
+        try {
+            if (s.synced >= ticket) {
+                return;
+            }
+            long upTo = s.requested.get(); // every change ticketed so far happened before this sync starts
+            fs.syncDir(d);
+            s.synced = upTo;
+        } finally {
+            s.lock.unlock();
+        }
+    }
+
+    private static final class DirSync {
+        final java.util.concurrent.atomic.AtomicLong requested = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+        /** Guarded by lock. */
+        long synced;
     }
 
     /** Closes the object files kept open for range reads. */
@@ -376,11 +405,13 @@ public final class FileStore implements ObjectStore {
             }
         }
 
-        private final java.util.LinkedHashMap<Path, Handle> files = new java.util.LinkedHashMap<>(64, 0.75f, true);
+        /** By key: a hit costs no path resolution. */
+        private final java.util.LinkedHashMap<String, Handle> files = new java.util.LinkedHashMap<>(64, 0.75f, true);
 
-        synchronized Handle acquire(String key, Path p) throws IOException {
-            Handle h = files.get(p);
+        synchronized Handle acquire(String key) throws IOException {
+            Handle h = files.get(key);
             if (h == null) {
+                Path p = path(key);
                 FsFile f;
                 long size;
                 try {
@@ -395,7 +426,7 @@ public final class FileStore implements ObjectStore {
                     throw failure("reading", key, null, null, e);
                 }
                 h = new Handle(f, size);
-                files.put(p, h);
+                files.put(key, h);
                 if (files.size() > OPEN_FILES) {
                     var eldest = files.entrySet().iterator();
                     Handle old = eldest.next().getValue();
@@ -413,8 +444,8 @@ public final class FileStore implements ObjectStore {
             }
         }
 
-        synchronized void forget(Path p) {
-            Handle h = files.remove(p);
+        synchronized void forget(String key) {
+            Handle h = files.remove(key);
             if (h != null) {
                 release(h);
             }
