@@ -54,4 +54,9 @@ public interface Fs {
 
     /** Size of a file in bytes. */
     long size(Path file) throws IOException;
+
+    /** Bytes a new file in {@code dir} could still take; unbounded unless the file system says otherwise. */
+    default long usableSpace(Path dir) throws IOException {
+        return Long.MAX_VALUE;
+    }
 }

@@ -158,6 +158,11 @@ public final class NioFs implements Fs {
         return Files.size(file);
     }
 
+    @Override
+    public long usableSpace(Path dir) throws IOException {
+        return Files.getFileStore(dir).getUsableSpace();
+    }
+
     /**
      * One open file. Thread-safe: positional reads need no lock; write and truncate move the
      * channel's position, so they hold this object's lock (callers already serialize them, so it

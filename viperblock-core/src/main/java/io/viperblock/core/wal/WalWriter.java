@@ -38,7 +38,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Recycling: appending to a file makes each fdatasync commit the file system's journal too
  * (the file's size changes), which about doubles its latency; overwriting blocks already
  * written does not. So the file of a consolidated segment is kept as a spare
- * ({@code <firstSeq>.spare}, at most {@link #MAX_SPARES}) and the next segment reuses it:
+ * ({@code <firstSeq>.spare}, at most {@link #MAX_SPARES}, and only while the disk has room for
+ * {@link #SPARE_MIN_FREE_SEGMENTS} more segments; a write that finds the disk full deletes them)
+ * and the next segment reuses it:
  * renamed to the new segment's name (directory synced), then its header rewritten and fsynced.
  * The old records behind the new ones are harmless: their sequence numbers are below the new
  * header's first seq and below every new record's, so a scan stops at the first of them, and the
@@ -76,6 +78,8 @@ public final class WalWriter implements AutoCloseable {
     /** Files of consolidated segments kept for reuse. */
     static final int MAX_SPARES = 2;
     static final String SPARE_SUFFIX = ".spare";
+    /** A spare is kept only while the WAL's file system has room for this many more segments. */
+    static final int SPARE_MIN_FREE_SEGMENTS = 4;
     /** Spare files, oldest first; guarded by itself. */
     private final java.util.ArrayDeque<Path> spares = new java.util.ArrayDeque<>();
     private volatile boolean closing;
@@ -250,6 +254,9 @@ public final class WalWriter implements AutoCloseable {
                 e.addSuppressed(t);
                 broken = new IOException("WAL segment " + seg + " could not be truncated after a failed write; reopen the volume", e);
             }
+            if (NioFs.isOutOfSpace(e)) {
+                dropSpares(); // their space, for the writes that come next
+            }
             fail(batch, NioFs.isOutOfSpace(e)
                     ? new NoSpaceException("WAL disk full writing " + seg + ": " + e.getMessage(), e)
                     : new IOException("WAL write to " + seg + " failed: " + e.getMessage(), e));
@@ -352,13 +359,36 @@ public final class WalWriter implements AutoCloseable {
         }
     }
 
-    /** Keeps the closed file of a consolidated segment as a spare (WalSegment.Recycler). */
+    /** Deletes the spare files: the WAL's disk is full. */
+    private void dropSpares() {
+        synchronized (spares) {
+            for (Path p = spares.poll(); p != null; p = spares.poll()) {
+                try {
+                    fs.delete(p);
+                } catch (IOException e) {
+                    // removed at the next open
+                }
+            }
+        }
+    }
+
+    /**
+     * Keeps the closed file of a consolidated segment as a spare (WalSegment.Recycler), unless
+     * the WAL's disk is short of space: then the space goes back to the file system.
+     */
     private boolean keepSpare(WalSegment seg) {
         if (closing) {
             return false;
         }
         synchronized (spares) {
             if (spares.size() >= MAX_SPARES) {
+                return false;
+            }
+            try {
+                if (fs.usableSpace(dir) < SPARE_MIN_FREE_SEGMENTS * segmentBytes) {
+                    return false;
+                }
+            } catch (IOException e) {
                 return false;
             }
             Path spare = dir.resolve(Formats.seqName(seg.firstSeq()) + SPARE_SUFFIX);
