@@ -87,6 +87,11 @@ class KillCampaignIT {
                 VblockServer restarted = server;
                 try (TestNbdClient c = TestNbdClient.connect(server.address(), vol, true)) {
                     checker.verify(c, at, () -> logOf(restarted));
+                } catch (java.net.SocketTimeoutException e) {
+                    // a stall: say where the server and the in-process s3proxy were waiting
+                    throw new AssertionError(at + ": the restarted server did not answer a read in time (" + e.getMessage()
+                            + ")\nits log:\n" + logOf(restarted) + "\nits threads:\n" + restarted.threadDump()
+                            + "\nthreads of this JVM (the checker, and s3proxy):\n" + localThreads(), e);
                 }
                 // progress, so a long run that is stopped still says how far it got
                 Files.writeString(result, summary(store, cycle, killedInRecovery, acknowledged + checker.acknowledged, seed, started, false),
@@ -153,5 +158,16 @@ class KillCampaignIT {
         } catch (IOException e) {
             return "(no log: " + e + ")";
         }
+    }
+
+    private static String localThreads() {
+        StringBuilder b = new StringBuilder();
+        Thread.getAllStackTraces().forEach((t, stack) -> {
+            b.append('"').append(t.getName()).append("\" ").append(t.getState()).append('\n');
+            for (int i = 0; i < Math.min(stack.length, 12); i++) {
+                b.append("    at ").append(stack[i]).append('\n');
+            }
+        });
+        return b.toString();
     }
 }

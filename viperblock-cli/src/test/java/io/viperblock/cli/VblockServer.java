@@ -38,7 +38,7 @@ record VblockServer(Process process, Path log, int port) {
     }
 
     /** The JVM's threads (jcmd Thread.print of the process or, behind the launcher, its java child), for a failure message. */
-    private static String threadDump(Process p) {
+    static String threadDump(Process p) {
         StringBuilder out = new StringBuilder();
         Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
         java.util.stream.Stream.concat(java.util.stream.Stream.of(p.toHandle()), p.descendants()).forEach(h -> {
@@ -60,6 +60,11 @@ record VblockServer(Process process, Path log, int port) {
 
     InetSocketAddress address() {
         return new InetSocketAddress("127.0.0.1", port);
+    }
+
+    /** The server JVM's threads, for a failure message. */
+    String threadDump() {
+        return threadDump(process);
     }
 
     String logText() throws IOException {
