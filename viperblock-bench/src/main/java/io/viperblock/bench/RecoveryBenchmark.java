@@ -68,7 +68,7 @@ public class RecoveryBenchmark {
         @Param({"cold", "warm"})
         String cache;
 
-        /** The master copy: node.id, volume.json and wal/*.wal. */
+        /** The master copy: node.id, volume.json, wal/*.wal and store/ (the store's objects). */
         Path master;
         List<Path> masterWal;
         long[] masterSizes;
@@ -102,11 +102,17 @@ public class RecoveryBenchmark {
             System.out.printf("[vb] recovery WAL: %d bytes in %d segments, written as %d-byte writes (%d records)%n",
                     total, masterWal.size(), writeSize, WAL_PAYLOAD / writeSize);
 
-            // The store only needs volume.json (the map is empty: nothing was ever consolidated).
-            // It lives for the whole trial, so from the second open on, the lease found is this
-            // node's own unreleased one, as after a real crash.
+            // The store holds what the generating run left: volume.json and this node's unreleased
+            // lease (the map is empty: nothing was ever consolidated), as after a real crash, so
+            // every open replays the WAL. It lives for the whole trial; each open's lease stays
+            // this node's and unreleased, as its close fails (the store takes no chunks).
             store = new BenchStores.NoChunks();
-            store.put(Formats.volumeJsonKey(VOLUME), ByteBuffer.wrap(Files.readAllBytes(master.resolve("volume.json"))));
+            Path saved = master.resolve("store");
+            try (Stream<Path> files = Files.walk(saved)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    store.put(saved.relativize(f).toString(), ByteBuffer.wrap(Files.readAllBytes(f)));
+                }
+            }
         }
 
         @Setup(Level.Invocation)
@@ -128,6 +134,10 @@ public class RecoveryBenchmark {
 
         @TearDown(Level.Invocation)
         public void cleanUp() throws IOException {
+            if (opened != null && opened.recovered().walRecords() != WAL_PAYLOAD / writeSize) {
+                throw new IllegalStateException("the open replayed " + opened.recovered().walRecords() + " WAL records, not the "
+                        + WAL_PAYLOAD / writeSize + " written; results are void");
+            }
             if (opened != null) {
                 try {
                     opened.close(); // fails by design: the store takes no chunks, so the WAL and the lease stay
@@ -169,6 +179,16 @@ public class RecoveryBenchmark {
                 }
             }
             Files.copy(gen.resolve(Formats.NODE_ID_FILE), tmp.resolve(Formats.NODE_ID_FILE));
+            // the store's objects too (the volume's lease, held by this node): an open that finds no
+            // lease of its own discards the WAL as stale instead of replaying it
+            for (io.viperblock.core.store.ObjectInfo o : store.list("volumes/" + VOLUME + "/")) {
+                Path f = tmp.resolve("store").resolve(o.key());
+                Files.createDirectories(f.getParent());
+                ByteBuffer b = store.get(o.key());
+                byte[] a = new byte[b.remaining()];
+                b.get(a);
+                Files.write(f, a);
+            }
             ByteBuffer json = meta.encode();
             byte[] bytes = new byte[json.remaining()];
             json.get(bytes);
