@@ -1,6 +1,5 @@
 package io.viperblock.cli;
 
-import io.viperblock.core.volume.StatusExtent;
 import io.viperblock.core.volume.Volume;
 import java.nio.file.Path;
 import java.util.List;
@@ -35,17 +34,14 @@ final class ExportImage extends Vblock.Base {
             if (format == Format.raw) {
                 holes = RawImage.exportTo(v, file, progress).holes();
             } else {
-                holes = 0;
-                for (StatusExtent e : v.blockStatus(0, size)) {
-                    holes += e.allocated() ? 0 : e.length();
-                }
+                holes = RawImage.holes(v, size);
                 QemuImg.withVolume(v, List.of("convert", "-f", "raw", "-O", "qcow2", "{NBD}", file.toString()),
                         System.console() != null && !common.json);
                 progress.advance(size);
             }
         }
         progress.finish();
-        double mbps = size / 1e6 / Math.max(1e-9, progress.seconds());
+        double mbps = progress.mbPerSecond();
         common.print(Vblock.doc("volume", name, "file", file.toString(), "format", format.name(), "bytes", size, "holes", holes,
                         "seconds", progress.seconds(), "mbPerSecond", mbps),
                 String.format("exported %s to %s (%s): %d bytes, %d in holes skipped, in %.2f s (%.1f MB/s)", name, file, format, size, holes,

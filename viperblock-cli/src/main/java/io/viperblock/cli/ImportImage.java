@@ -1,7 +1,6 @@
 package io.viperblock.cli;
 
 import io.viperblock.core.format.Formats;
-import io.viperblock.core.volume.StatusExtent;
 import io.viperblock.core.volume.Volume;
 import io.viperblock.core.volume.VolumeManager;
 import java.io.IOException;
@@ -53,6 +52,30 @@ final class ImportImage extends Vblock.Base {
         }
         Progress progress = new Progress("import " + file.getFileName());
         long holes;
+        try {
+            holes = copy(m, f, imageSize, volumeSize, progress);
+        } catch (IOException | RuntimeException e) {
+            if (create) { // the volume this import made holds part of the image only: do not leave it behind
+                try {
+                    m.delete(name);
+                } catch (IOException d) {
+                    e.addSuppressed(d);
+                }
+            }
+            throw e;
+        }
+        progress.finish();
+        double mbps = progress.mbPerSecond();
+        common.print(Vblock.doc("file", file.toString(), "volume", name, "format", f.name(), "bytes", imageSize, "holes", holes,
+                        "seconds", progress.seconds(), "mbPerSecond", mbps),
+                String.format("imported %s (%s) into %s: %d bytes, %d in holes skipped, in %.2f s (%.1f MB/s)", file, f, name, imageSize,
+                        holes, progress.seconds(), mbps));
+        return 0;
+    }
+
+    /** Copies the image into the volume and closes it (everything goes into the store); returns the bytes in holes. */
+    private long copy(VolumeManager m, Format f, long imageSize, long volumeSize, Progress progress) throws IOException {
+        long holes;
         try (Volume v = m.open(name)) {
             if (f == Format.raw) {
                 holes = RawImage.importInto(file, v, create, progress).holes();
@@ -64,18 +87,10 @@ final class ImportImage extends Vblock.Base {
                 args.addAll(List.of(file.toString(), "{NBD}"));
                 QemuImg.withVolume(v, args, System.console() != null && !common.json);
                 progress.advance(imageSize);
-                holes = 0;
-                for (StatusExtent e : v.blockStatus(0, Math.min(volumeSize, (imageSize + 4095) / 4096 * 4096))) {
-                    holes += e.allocated() ? 0 : e.length();
-                }
+                holes = RawImage.holes(v, Math.min(volumeSize, (imageSize + Formats.BLOCK_SIZE - 1) / Formats.BLOCK_SIZE * Formats.BLOCK_SIZE));
             }
-        } // close: everything goes into the store
-        progress.finish();
-        common.print(Vblock.doc("file", file.toString(), "volume", name, "format", f.name(), "bytes", imageSize, "holes", holes,
-                        "seconds", progress.seconds(), "mbPerSecond", imageSize / 1e6 / Math.max(1e-9, progress.seconds())),
-                String.format("imported %s (%s) into %s: %d bytes, %d in holes skipped, in %.2f s (%.1f MB/s)", file, f, name, imageSize,
-                        holes, progress.seconds(), imageSize / 1e6 / Math.max(1e-9, progress.seconds())));
-        return 0;
+        }
+        return holes;
     }
 
     /** qcow2 ("QFI\xfb"), vmdk (sparse extent "KDMV" or a text descriptor), else raw. */

@@ -27,6 +27,17 @@ final class RawImage {
     /** What a copy did. */
     record Copied(long bytes, long holes) {}
 
+    /** Bytes of [0, length) of the volume that are holes, asked a window at a time. */
+    static long holes(Volume v, long length) throws IOException {
+        long holes = 0;
+        for (long w = 0; w < length; w += STATUS_WINDOW) {
+            for (StatusExtent e : v.blockStatus(w, Math.min(STATUS_WINDOW, length - w))) {
+                holes += e.allocated() ? 0 : e.length();
+            }
+        }
+        return holes;
+    }
+
     /**
      * Writes the image into the volume from offset 0. {@code volumeIsEmpty}: zero blocks are
      * skipped, since they read as zeros already; otherwise they become zeroing requests (metadata

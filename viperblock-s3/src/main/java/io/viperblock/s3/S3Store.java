@@ -211,6 +211,9 @@ public final class S3Store implements ObjectStore {
         try {
             s3.abortMultipartUpload(b -> b.bucket(config.bucket()).key(k).uploadId(uploadId));
         } catch (SdkException e) {
+            if (e instanceof AwsServiceException se && se.statusCode() == 404) {
+                return; // the upload is gone already, and its parts with it
+            }
             log.warn("could not abort the failed multipart upload {} of {} in {}; its parts stay until a lifecycle rule"
                     + " removes them: {}", uploadId, key, describe, translate("aborting the upload of", key, e).getMessage());
         }
@@ -407,6 +410,10 @@ public final class S3Store implements ObjectStore {
             String message = serverMessage(se);
             String detail = "HTTP " + status + (code == null ? "" : " " + code) + (message == null ? "" : ": " + message);
             String lower = ((code == null ? "" : code) + " " + (message == null ? "" : message)).toLowerCase(Locale.ROOT);
+            if ("NoSuchUpload".equals(code)) { // a multipart put's upload, not an object, is gone
+                return new IOException("S3 " + operation + " " + key + " in " + describe + " failed: its multipart upload"
+                        + " is gone (aborted elsewhere, or removed by a lifecycle rule for incomplete uploads): " + detail, e);
+            }
             if (status == 404 && !"NoSuchBucket".equals(code)) {
                 NoSuchObjectException nse = new NoSuchObjectException(describe, key);
                 nse.initCause(e);
@@ -424,7 +431,7 @@ public final class S3Store implements ObjectStore {
             if (status == 403 || (code != null && CREDENTIAL_CODES.contains(code))) {
                 return new IOException("S3 access to " + where + " was refused (" + detail + ") while " + operation
                         + " " + key + ": check the credentials (access key id " + config.accessKey()
-                        + "; AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), the region (" + config.region()
+                        + "; AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the AWS_PROFILE profile), the region (" + config.region()
                         + ") and the bucket's permissions", e);
             }
             return new IOException("S3 " + operation + " " + key + " in " + describe + " failed: " + detail, e);

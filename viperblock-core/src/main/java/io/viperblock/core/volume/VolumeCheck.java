@@ -7,6 +7,7 @@ import io.viperblock.core.format.MapCheckpoint;
 import io.viperblock.core.format.MapDelta;
 import io.viperblock.core.map.BlockMap;
 import io.viperblock.core.map.ExtentMap;
+import io.viperblock.core.store.NoSuchObjectException;
 import io.viperblock.core.store.ObjectInfo;
 import io.viperblock.core.store.ObjectStore;
 import java.io.ByteArrayOutputStream;
@@ -92,6 +93,22 @@ public final class VolumeCheck {
     public record Repair(String checkpointKey, long extents, long mappedBlocks, int chunksUsed, long damagedCopies,
             long lostBlocks, int replaced, long walBytesCut) {}
 
+    /**
+     * {@link BlockMap#load}, tried up to 3 times: while the volume is open elsewhere, a checkpoint
+     * may delete the deltas it replaces between the load's listing and its reads.
+     */
+    static BlockMap loadMap(ObjectStore store, VolumeKeys keys) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return BlockMap.load(store, keys.mapPrefix());
+            } catch (NoSuchObjectException e) {
+                if (attempt == 3) {
+                    throw e;
+                }
+            }
+        }
+    }
+
     /** Checks every object of the volume; see the class comment. */
     public static Report check(ObjectStore store, VolumeKeys keys, Progress progress) throws IOException {
         List<Problem> problems = new ArrayList<>();
@@ -114,9 +131,11 @@ public final class VolumeCheck {
         }
         BlockMap map = null;
         try {
-            map = BlockMap.load(store, keys.mapPrefix());
+            map = loadMap(store, keys);
         } catch (CorruptFormatException e) {
             problems.add(new Problem(e.source(), e.offset(), "the block map cannot be loaded: " + e.getMessage()));
+        } catch (NoSuchObjectException e) {
+            problems.add(problem(keys.mapPrefix(), 0, "the block map cannot be loaded: " + e.getMessage()));
         }
         if (mapObjects.isEmpty() && !chunks.isEmpty()) {
             problems.add(problem(keys.mapPrefix(), 0, "the volume has " + chunks.size()
@@ -197,6 +216,8 @@ public final class VolumeCheck {
             } else {
                 MapCheckpoint.decode(b, seq, o.key(), IGNORE);
             }
+        } catch (NoSuchObjectException e) {
+            return; // replaced by a checkpoint since the listing (the volume is open elsewhere)
         } catch (CorruptFormatException e) {
             problems.add(new Problem(o.key(), e.offset(), e.getMessage()));
         }
@@ -263,7 +284,6 @@ public final class VolumeCheck {
         }
         ExtentMap best = new ExtentMap(1); // block -> (chunk seq, index in chunk)
         Map<Long, long[]> seqsOf = new HashMap<>(); // chunk seq -> the seq of each of its blocks
-        Map<Long, Integer> blockCounts = new HashMap<>();
         long damaged = 0;
         Map<Long, Long> newestDamaged = new HashMap<>(); // block -> seq of a damaged copy newer than any good one so far
         for (ObjectInfo o : chunks) {
@@ -301,7 +321,6 @@ public final class VolumeCheck {
                 }
                 best.put(block, 1, chunkSeq, i);
             }
-            blockCounts.put(chunkSeq, footer.count());
         }
         long lost = 0;
         for (Map.Entry<Long, Long> e : newestDamaged.entrySet()) {
@@ -312,7 +331,7 @@ public final class VolumeCheck {
             }
         }
         TreeMap<Long, Integer> used = new TreeMap<>();
-        best.forEachAll((start, length, chunkSeq, pos) -> used.put(chunkSeq, blockCounts.get(chunkSeq)));
+        best.forEachAll((start, length, chunkSeq, pos) -> used.put(chunkSeq, seqsOf.get(chunkSeq).length));
         long ckptSeq = maxSeq + 1;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         MapCheckpoint.Writer w = new MapCheckpoint.Writer(out, new MapCheckpoint(ckptSeq, ckptSeq, 0, ckptSeq, epoch, used.size(),

@@ -31,15 +31,10 @@ final class VolumeInspector {
         long chunkObjects = store.list(keys.chunkPrefix()).size();
         BlockMap map = null;
         String mapProblem = null;
-        for (int attempt = 0; attempt < 3 && map == null; attempt++) {
-            try {
-                map = BlockMap.load(store, keys.mapPrefix());
-            } catch (NoSuchObjectException e) {
-                mapProblem = e.getMessage(); // a checkpoint replaced a delta between list and get: look again
-            } catch (CorruptFormatException e) {
-                mapProblem = e.getMessage();
-                break;
-            }
+        try {
+            map = VolumeCheck.loadMap(store, keys);
+        } catch (NoSuchObjectException | CorruptFormatException e) {
+            mapProblem = e.getMessage();
         }
         ExtentMap combined = map == null ? new ExtentMap(1) : map.extents().copy();
         long covered = map == null ? 0 : map.walCoveredSeq();

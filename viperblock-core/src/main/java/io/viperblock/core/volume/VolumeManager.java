@@ -184,7 +184,7 @@ public final class VolumeManager {
         VolumeKeys keys = new VolumeKeys(name);
         VolumeMeta meta = describe(name);
         Path volDir = volumeDir(name);
-        Path walDir = volDir.resolve("wal");
+        Path walDir = volDir.resolve(Formats.WAL_DIR);
         fs.createDirectories(walDir);
         LocalLock localLock = LocalLock.tryAcquire(volDir, fs instanceof NioFs);
         if (localLock == null) {
@@ -244,6 +244,27 @@ public final class VolumeManager {
                 // the volume without the WAL that is on this node.
                 localLock.close();
             }
+        }
+    }
+
+    /**
+     * Releases a lease borrowed by {@link #underLease}, unless this node had crashed holding the
+     * volume: then its WAL waits here for the next open, and the lease stays held by this node,
+     * as the crash left it. A release that fails after the action failed is added to the
+     * action's error rather than replacing it.
+     */
+    private void releaseUnlessOwnCrash(String name, Lease lease, Exception actionFailure) throws IOException {
+        if (isOwnUnreleased(lease.previous())) {
+            log.info("volume {}: lease kept by this node, whose WAL the next open here replays", name);
+            return;
+        }
+        try {
+            lease.release();
+        } catch (IOException e) {
+            if (actionFailure == null) {
+                throw e;
+            }
+            actionFailure.addSuppressed(e);
         }
     }
 
@@ -319,7 +340,7 @@ public final class VolumeManager {
     }
 
     private void deleteLocal(Path volDir) throws IOException {
-        Path walDir = volDir.resolve("wal");
+        Path walDir = volDir.resolve(Formats.WAL_DIR);
         for (String n : fs.list(walDir)) {
             fs.delete(walDir.resolve(n));
         }
@@ -330,6 +351,10 @@ public final class VolumeManager {
             }
         }
         fs.syncDir(volDir);
+    }
+
+    private Path walDir(String name) {
+        return volumeDir(name).resolve(Formats.WAL_DIR);
     }
 
     private Path volumeDir(String name) {
@@ -344,7 +369,7 @@ public final class VolumeManager {
      */
     public VolumeInspection inspect(String name) throws IOException {
         VolumeKeys keys = new VolumeKeys(name);
-        return VolumeInspector.inspect(store, keys, describe(name), fs, volumeDir(name).resolve(Formats.WAL_DIR));
+        return VolumeInspector.inspect(store, keys, describe(name), fs, walDir(name));
     }
 
     /**
@@ -375,7 +400,7 @@ public final class VolumeManager {
     public VolumeCheck.Report check(String name, VolumeCheck.Progress progress) throws IOException {
         VolumeMeta meta = describe(name);
         VolumeCheck.Report r = VolumeCheck.check(store, new VolumeKeys(name), progress);
-        Path walDir = volumeDir(name).resolve("wal");
+        Path walDir = walDir(name);
         if (!fs.exists(walDir)) {
             return r;
         }
@@ -393,7 +418,7 @@ public final class VolumeManager {
      */
     public VolumeCheck.Repair repair(String name, VolumeCheck.Progress progress) throws IOException {
         VolumeMeta meta = describe(name);
-        Path walDir = volumeDir(name).resolve("wal");
+        Path walDir = walDir(name);
         VolumeCheck.Repair r = underLease(name, lease -> {
             long cut = fs.exists(walDir) ? WalReplay.cutAtDamage(fs, walDir, meta.id()) : 0;
             VolumeCheck.Repair m = VolumeCheck.repair(store, new VolumeKeys(name), lease.epoch(), progress);
@@ -418,20 +443,22 @@ public final class VolumeManager {
             throw new VolumeInUseException("volume \"" + name + "\" is open on this node (data directory " + dataDir + "); close it first");
         }
         try {
+            // As in open: a stale WAL goes before this node's lease is stored, or a crash during
+            // the action would leave that lease looking like this node's own unreleased one, and
+            // the next open would replay the stale WAL over what other nodes stored since.
+            Lease.Info inForce = Lease.current(store, keys);
+            if (!isOwnUnreleased(inForce)) {
+                discardStaleWal(name, walDir(name), inForce);
+            }
             Lease lease = Lease.acquire(store, keys, nodeId, true, false);
             T result;
             try {
                 result = action.run(lease);
-            } finally {
-                Lease.Info prev = lease.previous();
-                if (prev != null && !prev.released() && prev.holder().equals(nodeId)) {
-                    // this node crashed holding the volume and its WAL waits here for the next
-                    // open: leave the lease held by this node, as the crash left it
-                    log.info("volume {}: lease kept by this node, whose WAL the next open here replays", name);
-                } else {
-                    lease.release();
-                }
+            } catch (IOException | RuntimeException e) {
+                releaseUnlessOwnCrash(name, lease, e);
+                throw e;
             }
+            releaseUnlessOwnCrash(name, lease, null);
             return result;
         } finally {
             localLock.close();

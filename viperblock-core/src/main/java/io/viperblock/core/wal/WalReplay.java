@@ -141,7 +141,7 @@ public final class WalReplay {
                 try {
                     header = WalHeader.read(file, path.toString());
                 } catch (CorruptFormatException e) {
-                    if (interruptedCreation(file.size())) {
+                    if (i == names.size() - 1 && interruptedCreation(file.size())) {
                         continue; // an interrupted creation, which replay removes
                     }
                     header = new WalHeader(volumeId, nameSeq, 0);

@@ -132,9 +132,7 @@ class WalHeaderDamageTest {
         v.abandon();
         Path seg = lastSegment();
         long size = Files.size(seg);
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
-            ch.truncate(size - 4096 - 32); // exactly at a record boundary: the scan alone sees a clean end
-        }
+        truncate(seg, size - 4096 - 32); // exactly at a record boundary: the scan alone sees a clean end
         CorruptFormatException e = assertThrows(CorruptFormatException.class,
                 () -> new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG).open("h"));
         assertTrue(e.getMessage().contains("flushed records are missing"), e.getMessage());
@@ -164,6 +162,53 @@ class WalHeaderDamageTest {
         }
     }
 
+    @Test
+    void repairMendsAnOlderSegmentCutToItsDamagedHeader() throws Exception {
+        io.viperblock.core.store.FaultyStore store = new io.viperblock.core.store.FaultyStore(new MemoryStore(), 1);
+        VolumeManager mgr = new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG);
+        mgr.create("h", 4 << 20);
+        Volume v = mgr.open("h");
+        store.down(true); // nothing is consolidated: the WAL keeps every segment
+        byte[] data = new byte[256 * 1024];
+        for (int i = 0; i < 6; i++) {
+            java.util.Arrays.fill(data, (byte) (i + 1));
+            v.write((long) i * data.length, data, false);
+        }
+        v.flush();
+        v.abandon();
+        store.down(false);
+        List<Path> segs = segments();
+        assertTrue(segs.size() >= 2, "several segments: " + segs);
+        Path first = segs.get(0);
+        truncate(first, 64);
+        byte[] b = Files.readAllBytes(first);
+        b[40] ^= 1;
+        Files.write(first, b);
+
+        assertThrows(CorruptFormatException.class, () -> mgr.open("h"));
+        assertEquals(1, mgr.check("h", VolumeCheck.Progress.NONE).problems().size());
+        mgr.repair("h", VolumeCheck.Progress.NONE);
+        assertTrue(mgr.check("h", VolumeCheck.Progress.NONE).clean(), "what check found, repair mends");
+        Volume again = mgr.open("h"); // the records of the later segments are replayed
+        try {
+            assertEquals(6, again.read(5L * data.length, 1)[0]);
+        } finally {
+            again.close();
+        }
+    }
+
+    private static void truncate(Path file, long size) throws java.io.IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(size);
+        }
+    }
+
+    private List<Path> segments() throws Exception {
+        try (Stream<Path> s = Files.list(dir.resolve("volumes/h/wal"))) {
+            return s.filter(p -> p.toString().endsWith(".wal")).sorted().toList();
+        }
+    }
+
     private Volume create(MemoryStore store) throws Exception {
         VolumeManager mgr = new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG);
         mgr.create("h", 1 << 20);
@@ -171,9 +216,7 @@ class WalHeaderDamageTest {
     }
 
     private Path lastSegment() throws Exception {
-        try (Stream<Path> s = Files.list(dir.resolve("volumes/h/wal"))) {
-            List<Path> segs = s.filter(p -> p.toString().endsWith(".wal")).sorted().toList();
-            return segs.get(segs.size() - 1);
-        }
+        List<Path> segs = segments();
+        return segs.get(segs.size() - 1);
     }
 }
