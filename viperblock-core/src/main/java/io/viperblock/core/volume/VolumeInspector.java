@@ -2,15 +2,13 @@ package io.viperblock.core.volume;
 
 import io.viperblock.core.format.CorruptFormatException;
 import io.viperblock.core.format.Formats;
-import io.viperblock.core.format.WalHeader;
 import io.viperblock.core.format.WalRecord;
-import io.viperblock.core.format.WalScan;
 import io.viperblock.core.io.Fs;
-import io.viperblock.core.io.FsFile;
 import io.viperblock.core.map.BlockMap;
 import io.viperblock.core.map.ExtentMap;
 import io.viperblock.core.store.NoSuchObjectException;
 import io.viperblock.core.store.ObjectStore;
+import io.viperblock.core.wal.WalReplay;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -39,36 +37,20 @@ final class VolumeInspector {
         ExtentMap combined = map == null ? new ExtentMap(1) : map.extents().copy();
         long covered = map == null ? 0 : map.walCoveredSeq();
         long[] pending = new long[3]; // records, WAL bytes, written bytes
-        for (String name : fs.list(walDir)) {
-            if (Formats.parseSeqName(name, Formats.WAL_SUFFIX) < 0) {
-                continue;
+        // the segments as open would read them; damage is check's to report, not info's
+        WalReplay.check(fs, walDir, meta.id(), (type, seq, first, count, payloadPos, length) -> {
+            if (seq <= covered) {
+                return;
             }
-            Path path = walDir.resolve(name);
-            try (FsFile f = fs.open(path)) {
-                WalHeader h;
-                try {
-                    h = WalHeader.read(f, path.toString());
-                } catch (CorruptFormatException e) {
-                    continue; // a segment whose creation was cut short holds nothing
-                }
-                if (!h.volumeId().equals(meta.id())) {
-                    continue; // left by an earlier volume of the same name; open refuses it
-                }
-                WalScan.scan(f, path.toString(), WalHeader.LENGTH, h.firstSeq(), (type, seq, first, count, payloadPos, length) -> {
-                    if (seq <= covered) {
-                        return;
-                    }
-                    pending[0]++;
-                    pending[1] += length;
-                    if (type == WalRecord.WRITE) {
-                        combined.put(first, count, 1, 0);
-                        pending[2] += (long) count * BLOCK;
-                    } else {
-                        combined.remove(first, count);
-                    }
-                });
+            pending[0]++;
+            pending[1] += length;
+            if (type == WalRecord.WRITE) {
+                combined.put(first, count, 1, 0);
+                pending[2] += (long) count * BLOCK;
+            } else {
+                combined.remove(first, count);
             }
-        }
+        });
         long stored = map == null ? 0 : map.extents().mappedBlocks() * BLOCK;
         return new VolumeInspection(meta, lease, stored, pending[2], combined.mappedBlocks() * BLOCK, chunkObjects,
                 map == null ? 0 : map.chunkCount(), map == null ? 0 : map.extents().extentCount(), pending[0], pending[1],

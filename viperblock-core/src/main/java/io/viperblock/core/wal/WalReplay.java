@@ -92,6 +92,15 @@ public final class WalReplay {
      * the damage replay would refuse to open with (an empty list if it would open).
      */
     public static List<Damage> check(Fs fs, Path dir, UUID volumeId) throws IOException {
+        return check(fs, dir, volumeId, NO_VISITOR);
+    }
+
+    /**
+     * {@link #check}, showing {@code visitor} every good record of this volume's segments, in
+     * order (records behind damage are not shown; a record may be shown that replay would skip
+     * as covered by the map).
+     */
+    public static List<Damage> check(Fs fs, Path dir, UUID volumeId, WalScan.Visitor visitor) throws IOException {
         List<String> names = segmentNames(fs, dir);
         List<Damage> found = new ArrayList<>();
         for (int i = 0; i < names.size(); i++) {
@@ -111,7 +120,7 @@ public final class WalReplay {
                     found.add(new Damage(path, 16, "WAL segment " + path + " belongs to volume instance " + header.volumeId() + ", not to this volume"));
                     continue;
                 }
-                WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
+                WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), visitor);
                 String damage = damage(r, header.syncedLength(), last);
                 if (damage != null) {
                     found.add(new Damage(path, r.endOfValidData(), "WAL segment " + path + " " + damage));
