@@ -9,6 +9,7 @@ import io.viperblock.core.io.Fs;
 import io.viperblock.core.io.FsFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,7 +107,13 @@ public final class WalReplay {
         for (int i = 0; i < names.size(); i++) {
             boolean last = i == names.size() - 1;
             Path path = dir.resolve(names.get(i));
-            try (FsFile file = fs.open(path)) {
+            FsFile opened;
+            try {
+                opened = fs.open(path);
+            } catch (NoSuchFileException e) {
+                continue; // consolidated and deleted since the listing: the volume is open elsewhere
+            }
+            try (FsFile file = opened) {
                 WalHeader header;
                 try {
                     header = WalHeader.read(file, path.toString());

@@ -8,12 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.viperblock.core.format.ChunkFooter;
+import io.viperblock.core.io.Fs;
 import io.viperblock.core.io.NioFs;
 import io.viperblock.core.store.MemoryStore;
 import io.viperblock.core.store.ObjectInfo;
 import io.viperblock.core.testing.Seeds;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -84,6 +88,39 @@ class VolumeOperatorTest {
         assertEquals(5 * B, closed.storedBytes());
         assertEquals(0, closed.pendingWalBytes());
         assertTrue(closed.chunkObjects() >= 2);
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void inspectAndCheckSkipAWalSegmentRetiredAfterTheListing() throws Exception {
+        VolumeManager m = quietManager();
+        m.create("v", 1 << 20);
+        Volume v = m.open("v");
+        v.write(0, new byte[3 * B], false);
+        v.flush();
+        // the listing names one segment more, an older one that is gone by the time it is opened,
+        // as when the serving node consolidates it in between
+        Fs listsAGoneSegment = (Fs) Proxy.newProxyInstance(Fs.class.getClassLoader(), new Class<?>[] {Fs.class}, (proxy, method, args) -> {
+            Object r;
+            try {
+                r = method.invoke(NioFs.INSTANCE, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+            if (method.getName().equals("list") && ((Path) args[0]).endsWith("wal")) {
+                List<String> names = new ArrayList<>(List.of("0000000000000000.wal"));
+                names.addAll((List<String>) r);
+                return names;
+            }
+            return r;
+        });
+        VolumeManager racing = new VolumeManager(store, tmp.resolve("data"), listsAGoneSegment, VolumeScenarios.smallConfig());
+        VolumeInspection in = racing.inspect("v");
+        assertEquals(3 * B, in.pendingWriteBytes());
+        assertEquals(1, in.pendingWalRecords());
+        VolumeCheck.Report report = racing.check("v", VolumeCheck.Progress.NONE);
+        assertTrue(report.problems().isEmpty(), report.problems().toString());
+        v.close();
     }
 
     @Test
