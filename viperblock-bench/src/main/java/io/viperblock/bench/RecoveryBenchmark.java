@@ -2,10 +2,12 @@ package io.viperblock.bench;
 
 import io.viperblock.core.format.Formats;
 import io.viperblock.core.io.NioFs;
+import io.viperblock.core.store.FileStore;
+import io.viperblock.core.store.ObjectInfo;
+import io.viperblock.core.store.ObjectStore;
 import io.viperblock.core.volume.Volume;
 import io.viperblock.core.volume.VolumeConfig;
 import io.viperblock.core.volume.VolumeManager;
-import io.viperblock.core.volume.VolumeMeta;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -68,7 +70,7 @@ public class RecoveryBenchmark {
         @Param({"cold", "warm"})
         String cache;
 
-        /** The master copy: node.id, volume.json, wal/*.wal and store/ (the store's objects). */
+        /** The master copy: node.id, wal/*.wal and store/ (the store's objects, as a file store). */
         Path master;
         List<Path> masterWal;
         long[] masterSizes;
@@ -107,12 +109,7 @@ public class RecoveryBenchmark {
             // every open replays the WAL. It lives for the whole trial; each open's lease stays
             // this node's and unreleased, as its close fails (the store takes no chunks).
             store = new BenchStores.NoChunks();
-            Path saved = master.resolve("store");
-            try (Stream<Path> files = Files.walk(saved)) {
-                for (Path f : files.filter(Files::isRegularFile).toList()) {
-                    store.put(saved.relativize(f).toString(), ByteBuffer.wrap(Files.readAllBytes(f)));
-                }
-            }
+            copyObjects(new FileStore(master.resolve("store")), store);
         }
 
         @Setup(Level.Invocation)
@@ -155,13 +152,20 @@ public class RecoveryBenchmark {
         }
     }
 
+    /** Copies the benchmark volume's objects from one store into another. */
+    private static void copyObjects(ObjectStore from, ObjectStore to) throws IOException {
+        for (ObjectInfo o : from.list("volumes/" + VOLUME + "/")) {
+            to.put(o.key(), from.get(o.key()));
+        }
+    }
+
     /** Writes 1 GiB through a volume that cannot consolidate, and keeps a copy of its WAL in {@code dest}. */
     static void generate(Path dest, int writeSize) throws IOException {
         long started = System.nanoTime();
         Path gen = BenchDir.fresh("recovery-gen");
         BenchStores.NoChunks store = new BenchStores.NoChunks();
         VolumeManager mgr = new VolumeManager(store, gen, NioFs.INSTANCE, config());
-        VolumeMeta meta = mgr.create(VOLUME, WAL_PAYLOAD);
+        mgr.create(VOLUME, WAL_PAYLOAD);
         Volume v = mgr.open(VOLUME);
         try {
             ByteBuffer data = WalAppendBenchmark.payload(writeSize, 1);
@@ -179,20 +183,9 @@ public class RecoveryBenchmark {
                 }
             }
             Files.copy(gen.resolve(Formats.NODE_ID_FILE), tmp.resolve(Formats.NODE_ID_FILE));
-            // the store's objects too (the volume's lease, held by this node): an open that finds no
-            // lease of its own discards the WAL as stale instead of replaying it
-            for (io.viperblock.core.store.ObjectInfo o : store.list("volumes/" + VOLUME + "/")) {
-                Path f = tmp.resolve("store").resolve(o.key());
-                Files.createDirectories(f.getParent());
-                ByteBuffer b = store.get(o.key());
-                byte[] a = new byte[b.remaining()];
-                b.get(a);
-                Files.write(f, a);
-            }
-            ByteBuffer json = meta.encode();
-            byte[] bytes = new byte[json.remaining()];
-            json.get(bytes);
-            Files.write(tmp.resolve("volume.json"), bytes);
+            // the store's objects too (volume.json, and the volume's lease held by this node): an
+            // open that finds no lease of its own discards the WAL as stale instead of replaying it
+            copyObjects(store, new FileStore(tmp.resolve("store")));
             Files.move(tmp, dest, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             try {

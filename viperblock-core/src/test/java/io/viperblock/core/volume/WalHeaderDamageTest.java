@@ -7,9 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.viperblock.core.format.CorruptFormatException;
 import io.viperblock.core.io.NioFs;
+import io.viperblock.core.store.FaultyStore;
 import io.viperblock.core.store.MemoryStore;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -70,7 +75,7 @@ class WalHeaderDamageTest {
         v.write(4096, new byte[] {1}, true); // a new segment...
         v.abandon();
         Path seg = lastSegment();
-        Files.write(seg, java.util.Arrays.copyOf(Files.readAllBytes(seg), 64)); // ...whose records never made it
+        Files.write(seg, Arrays.copyOf(Files.readAllBytes(seg), 64)); // ...whose records never made it
         byte[] b = Files.readAllBytes(seg);
         b[40] ^= 1;
         Files.write(seg, b);
@@ -164,14 +169,14 @@ class WalHeaderDamageTest {
 
     @Test
     void repairMendsAnOlderSegmentCutToItsDamagedHeader() throws Exception {
-        io.viperblock.core.store.FaultyStore store = new io.viperblock.core.store.FaultyStore(new MemoryStore(), 1);
+        FaultyStore store = new FaultyStore(new MemoryStore(), 1);
         VolumeManager mgr = new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG);
         mgr.create("h", 4 << 20);
         Volume v = mgr.open("h");
         store.down(true); // nothing is consolidated: the WAL keeps every segment
         byte[] data = new byte[256 * 1024];
         for (int i = 0; i < 6; i++) {
-            java.util.Arrays.fill(data, (byte) (i + 1));
+            Arrays.fill(data, (byte) (i + 1));
             v.write((long) i * data.length, data, false);
         }
         v.flush();
@@ -197,8 +202,8 @@ class WalHeaderDamageTest {
         }
     }
 
-    private static void truncate(Path file, long size) throws java.io.IOException {
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+    private static void truncate(Path file, long size) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.truncate(size);
         }
     }
