@@ -1,6 +1,7 @@
 package io.viperblock.core.io;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -22,6 +23,19 @@ public interface Fs {
 
     /** Creates a new empty file and opens it; fails with FileAlreadyExistsException if it exists. */
     FsFile createNew(Path file) throws IOException;
+
+    /**
+     * Creates a new file holding the remaining bytes of {@code data} (its position is not changed),
+     * makes them durable as {@link FsFile#force()} does, and closes it; fails with
+     * FileAlreadyExistsException if the file exists. On a failure the file may exist, partly
+     * written: the caller deletes it.
+     */
+    default void createForced(Path file, ByteBuffer data) throws IOException {
+        try (FsFile f = createNew(file)) {
+            f.write(data.duplicate(), 0);
+            f.force();
+        }
+    }
 
     boolean exists(Path path);
 

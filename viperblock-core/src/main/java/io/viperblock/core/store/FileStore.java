@@ -127,39 +127,27 @@ public final class FileStore implements ObjectStore {
     private Path writeTemp(Path target, ByteBuffer data) throws IOException {
         Path dir = target.getParent();
         for (int attempt = 1; ; attempt++) {
+            boolean lastAttempt = attempt == CREATE_ATTEMPTS;
             Path tmp = dir.resolve(TEMP_PREFIX + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-            FsFile created = createTemp(tmp, attempt == CREATE_ATTEMPTS);
-            if (created == null) {
-                continue;
-            }
-            try (FsFile file = created) {
-                file.write(data.duplicate(), 0);
-                file.force();
+            try {
+                fs.createDirectories(dir);
+                fs.createForced(tmp, data);
+                return tmp;
+            } catch (NoSuchFileException e) {
+                // a concurrent delete removed the directory once it was empty: create it again
+                if (lastAttempt) {
+                    throw e;
+                }
+            } catch (FileAlreadyExistsException e) {
+                // the random name is taken: pick another (but a parent that is a file is final)
+                if (lastAttempt || !tmp.toString().equals(e.getFile())) {
+                    throw e;
+                }
             } catch (IOException e) {
                 deleteAfterFailure(tmp, e);
                 throw e;
             }
-            return tmp;
         }
-    }
-
-    /** Creates the temp file and its directory; null if a retry can succeed. */
-    private FsFile createTemp(Path tmp, boolean lastAttempt) throws IOException {
-        try {
-            fs.createDirectories(tmp.getParent());
-            return fs.createNew(tmp);
-        } catch (NoSuchFileException e) {
-            // a concurrent delete removed the directory once it was empty: create it again
-            if (lastAttempt) {
-                throw e;
-            }
-        } catch (FileAlreadyExistsException e) {
-            // the random name is taken: pick another (but a parent that is a file is final)
-            if (lastAttempt || !tmp.toString().equals(e.getFile())) {
-                throw e;
-            }
-        }
-        return null;
     }
 
     @Override

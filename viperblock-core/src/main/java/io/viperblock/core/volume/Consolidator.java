@@ -5,6 +5,7 @@ import io.viperblock.core.format.ChunkBuilder;
 import io.viperblock.core.format.Formats;
 import io.viperblock.core.format.MapDelta;
 import io.viperblock.core.format.WalRecord;
+import io.viperblock.core.io.NioFs;
 import io.viperblock.core.map.BlockMap;
 import io.viperblock.core.map.ExtentMap;
 import io.viperblock.core.store.ObjectStore;
@@ -190,6 +191,7 @@ final class Consolidator implements AutoCloseable {
             while ((s = wal.oldestSealed()) != null) {
                 consolidate(s);
             }
+            wal.releaseKept(); // every read goes to the store now, and the WAL holds only the active segment
             lastError = null;
         } catch (VolumeFencedException e) {
             volume.fence(e);
@@ -272,8 +274,9 @@ final class Consolidator implements AutoCloseable {
         long deltaSeq = nextSeq.getAndIncrement();
         MapDelta delta = new MapDelta(deltaSeq, map.lastDeltaSeq(), seg.lastSeq(), epoch, chunks, entries);
         store.put(keys.delta(deltaSeq), delta.encode());
-        volume.applyConsolidated(delta, seg);
-        // Only now may the segment go: the delta covering it is durable.
+        volume.applyConsolidated(delta);
+        // Only now may the segment go: the delta covering it is durable. (Its file still serves
+        // reads of its blocks for a while: WalWriter.keepConsolidated.)
         wal.retire(seg);
         this.runs.increment();
         log.debug("volume {}: consolidated {} ({} records, {} chunks) in {} ms", keys.volume(), seg, recs.size(), chunks.size(),
@@ -289,10 +292,13 @@ final class Consolidator implements AutoCloseable {
         checkpoints.increment();
     }
 
-    /** A direct buffer for the next chunk: a reused one, or a new one while fewer than the pool's size exist. */
+    /**
+     * A direct buffer for the next chunk: a reused one, or a new one while fewer than the pool's
+     * size exist. Page-aligned, so that a file store can write the chunk past the page cache.
+     */
     private ByteBuffer chunkBuffer() {
         ByteBuffer b = chunkBuffers.poll();
-        return b != null ? b : ByteBuffer.allocateDirect(ChunkBuilder.CAPACITY);
+        return b != null ? b : ByteBuffer.allocateDirect(ChunkBuilder.CAPACITY + 2 * NioFs.DIRECT_ALIGN).alignedSlice(NioFs.DIRECT_ALIGN);
     }
 
     /** Uploads a finished chunk; its buffer goes back to the pool once the store has it. */

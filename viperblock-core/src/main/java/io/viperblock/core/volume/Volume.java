@@ -87,6 +87,7 @@ public final class Volume implements AutoCloseable {
         this.chunks = new ChunkReader(store, keys::chunk, config.cacheBytes());
         this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease, config);
         wal.onSeal(consolidator::wakeUp);
+        wal.keepConsolidated(config.maxPendingWalBytes(), this::forgetConsolidated);
         consolidator.start();
     }
 
@@ -412,12 +413,25 @@ public final class Volume implements AutoCloseable {
         }
     }
 
-    /** Called by the consolidator once {@code delta} (covering {@code seg}) is durable. */
-    void applyConsolidated(MapDelta delta, WalSegment seg) {
-        RecordList recs = seg.records();
+    /** Called by the consolidator once {@code delta} is durable: the map names its chunks. */
+    void applyConsolidated(MapDelta delta) {
         viewLock.lock();
         try {
             map.apply(delta);
+        } finally {
+            viewLock.unlock();
+        }
+    }
+
+    /**
+     * Drops from the dirty index what a consolidated segment wrote and was not overwritten since:
+     * reads of those blocks go to the map's chunks from now on. Runs before the WAL lets the
+     * segment's file go (WalWriter.keepConsolidated).
+     */
+    private void forgetConsolidated(WalSegment seg) {
+        RecordList recs = seg.records();
+        viewLock.lock();
+        try {
             for (int i = 0; i < recs.size(); i++) {
                 dirty.removeMatching(recs.firstBlock(i), recs.count(i), recs.seq(i));
             }

@@ -49,7 +49,7 @@ final class VolumeMetrics {
         return new VolumeStats(reads.sum(), bytesRead.sum(), writes.sum(), bytesWritten.sum(), partialWrites.sum(), zeroes.sum(),
                 trims.sum(), flushes.sum(), syncs, writeCalls, records, wal.bytesWritten(),
                 syncs == 0 ? 0 : (double) records / syncs, writeCalls == 0 ? 0 : (double) records / writeCalls,
-                wal.pendingBytes(), wal.segmentCount(), walReads.sum(),
+                wal.pendingBytes(), wal.segmentCount(), walReads.sum(), wal.keptBytes(),
                 c.runs.sum(), c.failures.sum(), c.chunksWritten.sum(), c.bytesWritten.sum(), c.checkpoints.sum(),
                 chunks.hits(), chunks.misses(), chunks.storeReads(), chunks.storeBytes(),
                 mapExtents, mapBytes, mapExtents == 0 ? 0 : (double) mapBytes / mapExtents, chunkCount, dirtyExtents,

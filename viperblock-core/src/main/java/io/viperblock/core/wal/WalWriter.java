@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -49,6 +50,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * the rename and the new header leaves the old header and records under the new name: all
  * consolidated, so replay skips them and removes the file.
  *
+ * <p>Kept segments: a consolidated segment leaves the pending ones at once, but its file keeps
+ * serving reads of its blocks (in the page cache, as they were just written) until newer
+ * consolidated segments pass {@code keepBytes} or the disk is short of room
+ * ({@link #keepConsolidated}); a drain, a close, or a write that finds the disk full lets them
+ * all go. Only then do its records leave the dirty index and its file go to the spares.
+ *
  * <p>Failure: a failed write truncates the segment back to where the batch began and fails every
  * record of that batch (ENOSPC as {@link NoSpaceException}); if even that fails, or an fsync
  * fails, the WAL refuses all later work (after a failed fsync the page cache can no longer be
@@ -75,6 +82,13 @@ public final class WalWriter implements AutoCloseable {
     private final ByteBuffer headers = ByteBuffer.allocateDirect(WalRecord.RECORD_HEADER * 1024);
     private volatile WalSegment active;
     private volatile Runnable sealListener = () -> { };
+    /** Consolidated segments still serving reads, oldest first; guarded by writeLock. */
+    private final java.util.ArrayDeque<WalSegment> kept = new java.util.ArrayDeque<>();
+    private long keptBytes;
+    /** A write found the disk full: its appender lets the kept segments and the spares go; guarded by writeLock. */
+    private boolean diskFull;
+    private volatile long keepBytes;
+    private volatile Consumer<WalSegment> forget = s -> { };
     /** Files of consolidated segments kept for reuse. */
     static final int MAX_SPARES = 2;
     static final String SPARE_SUFFIX = ".spare";
@@ -176,13 +190,27 @@ public final class WalWriter implements AutoCloseable {
         } finally {
             queueLock.unlock();
         }
+        List<WalSegment> drop = null;
         writeLock.lock();
         try {
             if (!r.done) {
                 writeQueued();
             }
+            if (diskFull) {
+                diskFull = false;
+                drop = takeKept(0);
+            }
         } finally {
             writeLock.unlock();
+        }
+        if (drop != null) {
+            // the disk is full: the files of consolidated segments go, for the writes that come next
+            try {
+                let(drop);
+            } catch (IOException e) {
+                // a file that could not be deleted is removed at the next open
+            }
+            dropSpares(); // after let: a segment let go may just have become a spare
         }
         if (r.error != null) {
             throw r.error instanceof NoSpaceException e ? new NoSpaceException(e.getMessage(), e) : new IOException(r.error.getMessage(), r.error);
@@ -222,6 +250,9 @@ public final class WalWriter implements AutoCloseable {
                 seg = rotate(batch.get(0).seq);
             }
         } catch (IOException e) {
+            if (NioFs.isOutOfSpace(e)) {
+                diskFull = true;
+            }
             fail(batch, e);
             return;
         }
@@ -255,7 +286,7 @@ public final class WalWriter implements AutoCloseable {
                 broken = new IOException("WAL segment " + seg + " could not be truncated after a failed write; reopen the volume", e);
             }
             if (NioFs.isOutOfSpace(e)) {
-                dropSpares(); // their space, for the writes that come next
+                diskFull = true;
             }
             fail(batch, NioFs.isOutOfSpace(e)
                     ? new NoSpaceException("WAL disk full writing " + seg + ": " + e.getMessage(), e)
@@ -549,17 +580,83 @@ public final class WalWriter implements AutoCloseable {
         }
     }
 
-    /** Forgets a consolidated segment and deletes it once no reader holds it. */
+    /**
+     * Lets consolidated segments keep serving reads (see the class comment) until newer ones
+     * pass {@code bytes}; {@code forget} runs before a kept segment goes, and must make sure no
+     * reader looks for its records in it any more.
+     */
+    public void keepConsolidated(long bytes, Consumer<WalSegment> forget) {
+        this.keepBytes = bytes;
+        this.forget = forget;
+    }
+
+    /**
+     * A consolidated segment: it no longer counts as pending. It is kept for reads while the
+     * kept ones fit in {@code keepBytes} and the disk has room; after that, its records are
+     * forgotten and its file deleted (or kept as a spare) once no reader holds it.
+     */
     public void retire(WalSegment seg) throws IOException {
+        List<WalSegment> drop;
         writeLock.lock();
         try {
             segments.remove(seg);
-            byIndex.remove(seg.index());
             pendingBytes.addAndGet(-seg.size());
+            kept.add(seg);
+            keptBytes += seg.size();
+            drop = takeKept(diskShort() ? 0 : keepBytes);
         } finally {
             writeLock.unlock();
         }
-        seg.retire();
+        let(drop);
+    }
+
+    /** Lets every kept segment go (a drain, or the disk is full). */
+    public void releaseKept() throws IOException {
+        List<WalSegment> drop;
+        writeLock.lock();
+        try {
+            drop = takeKept(0);
+        } finally {
+            writeLock.unlock();
+        }
+        let(drop);
+    }
+
+    /** Bytes of consolidated segments still kept for reads. */
+    public long keptBytes() {
+        writeLock.lock();
+        try {
+            return keptBytes;
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** Takes the oldest kept segments off the list until the rest fit in {@code limit}; under writeLock. */
+    private List<WalSegment> takeKept(long limit) {
+        List<WalSegment> drop = new ArrayList<>();
+        while (keptBytes > limit && !kept.isEmpty()) {
+            WalSegment s = kept.poll();
+            keptBytes -= s.size();
+            drop.add(s);
+        }
+        return drop;
+    }
+
+    private void let(List<WalSegment> drop) throws IOException {
+        for (WalSegment s : drop) {
+            forget.accept(s); // first: a reader that still finds the segment's records must find the segment
+            byIndex.remove(s.index());
+            s.retire();
+        }
+    }
+
+    private boolean diskShort() {
+        try {
+            return fs.usableSpace(dir) < SPARE_MIN_FREE_SEGMENTS * segmentBytes;
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     /** The segment holding WAL position {@code position} with a reference taken, or null if it is gone. */
@@ -598,6 +695,13 @@ public final class WalWriter implements AutoCloseable {
         }
     }
 
+    /** The pending segments and the kept ones; under writeLock. */
+    private List<WalSegment> allSegments() {
+        List<WalSegment> all = new ArrayList<>(segments);
+        all.addAll(kept);
+        return all;
+    }
+
     /** Closes every segment file without syncing (crash tests: what a kill -9 leaves behind). */
     public void abandon() {
         broken = new IOException("WAL abandoned");
@@ -605,7 +709,7 @@ public final class WalWriter implements AutoCloseable {
         backgroundSync.shutdownNow();
         writeLock.lock();
         try {
-            for (WalSegment s : segments) {
+            for (WalSegment s : allSegments()) {
                 try {
                     s.close();
                 } catch (IOException ignored) {
@@ -646,6 +750,15 @@ public final class WalWriter implements AutoCloseable {
             for (WalSegment s : segments) {
                 try {
                     s.close();
+                } catch (IOException e) {
+                    if (first == null) {
+                        first = e;
+                    }
+                }
+            }
+            for (WalSegment s : takeKept(0)) { // consolidated: nothing to keep them for after the close
+                try {
+                    s.retire();
                 } catch (IOException e) {
                     if (first == null) {
                         first = e;

@@ -136,6 +136,40 @@ public abstract class FsContractTest {
         }
     }
 
+    /** Sizes around the page and the 1 MiB at which NioFs writes past the page cache. */
+    @Test
+    void createForcedWritesExactlyTheRemainingBytesOfAnyBuffer() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(7);
+        int[] sizes = {0, 1, 4095, 4096, 4097, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (4 << 20) + 4096 * 6 + 48};
+        int n = 0;
+        for (int size : sizes) {
+            for (String kind : new String[] {"heap", "direct", "aligned", "aligned-at-offset", "unaligned"}) {
+                byte[] want = new byte[size];
+                rnd.nextBytes(want);
+                int skip = kind.equals("aligned-at-offset") ? 4096 : kind.equals("unaligned") ? 3 : 0;
+                ByteBuffer raw = kind.equals("heap") ? ByteBuffer.allocate(size + skip + 8192)
+                        : ByteBuffer.allocateDirect(size + skip + 3 * 8192);
+                ByteBuffer buf = kind.startsWith("aligned") ? raw.alignedSlice(4096) : raw;
+                buf.position(skip).put(want).put((byte) 0x5a); // a byte past the limit, which must not reach the file
+                buf.limit(skip + size).position(skip);
+                Path p = base.resolve("forced-" + n++);
+                fs.createForced(p, buf);
+                assertEquals(skip, buf.position(), "the buffer's position is unchanged");
+                assertEquals(size, fs.size(p), size + " bytes from a " + kind + " buffer");
+                assertArrayEquals(want, readAll(p), size + " bytes from a " + kind + " buffer");
+            }
+        }
+    }
+
+    @Test
+    void createForcedFailsIfTheFileExistsOrItsDirectoryDoesNot() throws IOException {
+        Path p = base.resolve("taken");
+        writeFile(p, "first");
+        assertThrows(FileAlreadyExistsException.class, () -> fs.createForced(p, utf8("second")));
+        assertEquals("first", readString(p));
+        assertThrows(NoSuchFileException.class, () -> fs.createForced(base.resolve("no/such/dir"), utf8("x")));
+    }
+
     @Test
     void createNewFailsIfTheFileExists() throws IOException {
         Path p = base.resolve("f");
