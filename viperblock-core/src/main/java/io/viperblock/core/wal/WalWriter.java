@@ -596,6 +596,7 @@ public final class WalWriter implements AutoCloseable {
      * forgotten and its file deleted (or kept as a spare) once no reader holds it.
      */
     public void retire(WalSegment seg) throws IOException {
+        long limit = diskShort() ? 0 : keepBytes; // a statfs: not under the appenders' lock
         List<WalSegment> drop;
         writeLock.lock();
         try {
@@ -603,7 +604,7 @@ public final class WalWriter implements AutoCloseable {
             pendingBytes.addAndGet(-seg.size());
             kept.add(seg);
             keptBytes += seg.size();
-            drop = takeKept(diskShort() ? 0 : keepBytes);
+            drop = takeKept(limit);
         } finally {
             writeLock.unlock();
         }
