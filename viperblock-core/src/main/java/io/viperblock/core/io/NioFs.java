@@ -31,6 +31,11 @@ public final class NioFs implements Fs {
 
     public static final NioFs INSTANCE = new NioFs();
 
+    /** Objects at least this large, in direct memory aligned to {@link #DIRECT_ALIGN}, are written O_DIRECT. */
+    static final int DIRECT_MIN_BYTES = 1 << 20;
+    /** The alignment O_DIRECT asks of memory, offsets and lengths (the largest logical block size in use). */
+    public static final int DIRECT_ALIGN = 4096;
+
     private final Object mkdirLock = new Object();
 
     private NioFs() {}
@@ -87,11 +92,6 @@ public final class NioFs implements Fs {
             f.force();
         }
     }
-
-    /** Objects at least this large, in direct memory aligned to {@link #DIRECT_ALIGN}, are written O_DIRECT. */
-    static final int DIRECT_MIN_BYTES = 1 << 20;
-    /** The alignment O_DIRECT asks of memory, offsets and lengths (the largest logical block size in use). */
-    public static final int DIRECT_ALIGN = 4096;
 
     static boolean directWorthIt(ByteBuffer data) {
         return data.isDirect() && data.remaining() >= DIRECT_MIN_BYTES && data.alignmentOffset(data.position(), DIRECT_ALIGN) == 0;

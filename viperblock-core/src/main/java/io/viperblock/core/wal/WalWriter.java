@@ -644,11 +644,20 @@ public final class WalWriter implements AutoCloseable {
         return drop;
     }
 
+    /** Lets each segment go, all of them even if deleting one fails (the first failure is thrown after). */
     private void let(List<WalSegment> drop) throws IOException {
+        IOException first = null;
         for (WalSegment s : drop) {
             forget.accept(s); // first: a reader that still finds the segment's records must find the segment
             byIndex.remove(s.index());
-            s.retire();
+            try {
+                s.retire();
+            } catch (IOException e) {
+                first = first == null ? e : first; // the file is removed at the next open
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 
@@ -696,13 +705,6 @@ public final class WalWriter implements AutoCloseable {
         }
     }
 
-    /** The pending segments and the kept ones; under writeLock. */
-    private List<WalSegment> allSegments() {
-        List<WalSegment> all = new ArrayList<>(segments);
-        all.addAll(kept);
-        return all;
-    }
-
     /** Closes every segment file without syncing (crash tests: what a kill -9 leaves behind). */
     public void abandon() {
         broken = new IOException("WAL abandoned");
@@ -710,7 +712,9 @@ public final class WalWriter implements AutoCloseable {
         backgroundSync.shutdownNow();
         writeLock.lock();
         try {
-            for (WalSegment s : allSegments()) {
+            List<WalSegment> all = new ArrayList<>(segments);
+            all.addAll(kept);
+            for (WalSegment s : all) {
                 try {
                     s.close();
                 } catch (IOException ignored) {
