@@ -20,6 +20,8 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>A put writes a temp file next to the target, forces it, renames it over the target and syncs
  * the directory, so an object is always either complete or absent, and durable once put returns.
+ * The temp file is written by {@link Fs#createForced}: a chunk from the consolidator's aligned
+ * buffers goes past the page cache (O_DIRECT) where the file system allows it.
  * Temp files are named {@code .tmp~<random>}; '~' is not allowed in keys, so a temp file can
  * never be taken for an object. A crash can leave temp files behind; they are never listed.
  *
