@@ -84,9 +84,8 @@ public final class NioFs implements Fs {
      */
     @Override
     public void createForced(Path file, ByteBuffer data) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, READ, WRITE, CREATE_NEW)) {
-            NioFile f = new NioFile(file, channel);
-            if (!directWorthIt(data) || !writeDirect(file, data)) {
+        try (NioFile f = new NioFile(file, FileChannel.open(file, READ, WRITE, CREATE_NEW))) {
+            if (!directWorthIt(data) || !writeDirect(f, data)) {
                 f.write(data.duplicate(), 0);
             }
             f.force();
@@ -98,40 +97,32 @@ public final class NioFs implements Fs {
     }
 
     /**
-     * Writes data into the new, empty file through a second, O_DIRECT descriptor: the aligned
-     * whole pages straight from data, the last partial page from a zero-padded copy, then cuts
-     * the padding off. False, with the file empty again, if the file system refuses O_DIRECT or
-     * the direct write fails; the caller then writes through the page cache.
+     * Writes data into the new, empty file {@code f} through a second, O_DIRECT descriptor: the
+     * aligned whole pages straight from data, the last partial page from a zero-padded copy,
+     * then cuts the padding off. False, with the file empty again, if the file system refuses
+     * O_DIRECT or the direct write fails; the caller then writes through the page cache.
      */
-    private static boolean writeDirect(Path file, ByteBuffer data) throws IOException {
-        FileChannel direct;
+    private static boolean writeDirect(NioFile f, ByteBuffer data) throws IOException {
+        FileChannel channel;
         try {
-            direct = FileChannel.open(file, WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+            channel = FileChannel.open(f.path, WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
         } catch (IOException | UnsupportedOperationException e) {
             return false; // tmpfs and some others: EINVAL
         }
         int size = data.remaining();
-        try (direct) {
+        try (NioFile direct = new NioFile(f.path, channel)) {
             int whole = size & -DIRECT_ALIGN;
-            writeFully(direct, data.slice(data.position(), whole), 0);
+            direct.write(data.slice(data.position(), whole), 0);
             if (whole < size) {
                 ByteBuffer last = ByteBuffer.allocateDirect(2 * DIRECT_ALIGN).alignedSlice(DIRECT_ALIGN).limit(DIRECT_ALIGN);
                 last.put(0, data, data.position() + whole, size - whole); // the rest stays zero
-                writeFully(direct, last, whole);
+                direct.write(last, whole);
                 direct.truncate(size);
             }
             return true;
         } catch (IOException e) {
-            try (FileChannel again = FileChannel.open(file, WRITE)) {
-                again.truncate(0);
-            }
+            f.truncate(0);
             return false; // a buffered write gets its own chance, and reports its own error
-        }
-    }
-
-    private static void writeFully(FileChannel channel, ByteBuffer src, long position) throws IOException {
-        for (long at = position; src.hasRemaining(); ) {
-            at += channel.write(src, at);
         }
     }
 

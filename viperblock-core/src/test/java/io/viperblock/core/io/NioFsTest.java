@@ -1,6 +1,6 @@
 package io.viperblock.core.io;
 
-import org.junit.jupiter.api.Assumptions;
+import io.viperblock.core.testing.Requirements;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,7 +17,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 class NioFsTest extends FsContractTest {
     @TempDir
@@ -51,7 +50,7 @@ class NioFsTest extends FsContractTest {
      */
     @Test
     void largeAlignedDirectBuffersAreWrittenPastThePageCache() throws Exception {
-        Path fincore = requireTool("fincore", "util-linux-extra");
+        Path fincore = Requirements.tool("fincore", "util-linux-extra");
         Path dir = Files.createDirectories(Path.of("target", "nio-fs-direct").toAbsolutePath());
         int size = (4 << 20) + 6 * 4096 + 48; // a full chunk's shape: not a whole number of pages
         byte[] want = new byte[size];
@@ -76,7 +75,7 @@ class NioFsTest extends FsContractTest {
     void aFileSystemWithoutDirectIoGetsTheBytesThroughThePageCache() throws IOException {
         Path shm = Path.of("/dev/shm");
         if (!Files.isDirectory(shm) || !"tmpfs".equals(Files.getFileStore(shm).type())) {
-            skipOrFail("/dev/shm is not a tmpfs here");
+            Requirements.unmet("/dev/shm is not a tmpfs here");
         }
         int size = (1 << 20) + 100;
         byte[] want = new byte[size];
@@ -97,23 +96,5 @@ class NioFsTest extends FsContractTest {
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "fincore did not finish");
         assertEquals(0, p.exitValue(), "fincore " + file + ": " + out);
         return Long.parseLong(out);
-    }
-
-    private static Path requireTool(String tool, String debianPackage) {
-        for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            Path p = Path.of(d, tool);
-            if (Files.isExecutable(p)) {
-                return p;
-            }
-        }
-        skipOrFail("tool \"" + tool + "\" is not installed (Debian: " + debianPackage + ")");
-        return null;
-    }
-
-    private static void skipOrFail(String why) {
-        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-            fail(why + "; CI=true, so this is a failure, not a skip");
-        }
-        Assumptions.abort(why);
     }
 }

@@ -2,6 +2,7 @@ package io.viperblock.nbd.server;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.viperblock.core.testing.Requirements;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -9,13 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * External tools for the integration tests: finding them, and running them with a timeout.
@@ -30,34 +28,9 @@ import org.junit.jupiter.api.Assumptions;
 public final class Tools {
     private Tools() {}
 
-    /** Where tools are looked for: PATH, then the sbin directories (mkfs.ext4, e2fsck). */
-    private static List<Path> searchPath() {
-        Set<String> dirs = new LinkedHashSet<>();
-        String path = System.getenv("PATH");
-        if (path != null) {
-            for (String d : path.split(File.pathSeparator)) {
-                if (!d.isEmpty()) {
-                    dirs.add(d);
-                }
-            }
-        }
-        dirs.addAll(List.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"));
-        List<Path> out = new ArrayList<>();
-        for (String d : dirs) {
-            out.add(Path.of(d));
-        }
-        return out;
-    }
-
     /** The absolute path of {@code tool}, or null. */
     public static Path find(String tool) {
-        for (Path d : searchPath()) {
-            Path p = d.resolve(tool);
-            if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-                return p;
-            }
-        }
-        return null;
+        return Requirements.findTool(tool);
     }
 
     /**
@@ -65,15 +38,7 @@ public final class Tools {
      * otherwise skips it.
      */
     public static Path require(String tool) {
-        Path p = find(tool);
-        if (p == null) {
-            String msg = "tool \"" + tool + "\" is not installed (Debian: libnbd-bin, python3-libnbd, qemu-utils, fio, e2fsprogs, fuse3)";
-            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-                fail(msg + "; CI=true, so this is a failure, not a skip");
-            }
-            Assumptions.abort(msg);
-        }
-        return p;
+        return Requirements.tool(tool, "libnbd-bin, python3-libnbd, qemu-utils, fio, e2fsprogs, fuse3");
     }
 
     /** Requires every tool named. */
@@ -86,11 +51,7 @@ public final class Tools {
     /** Requires a device node (/dev/fuse, /dev/loop-control) the same way as a tool. */
     public static void requireDevice(String device) {
         if (!Files.exists(Path.of(device))) {
-            String msg = "device " + device + " is not available";
-            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-                fail(msg + "; CI=true, so this is a failure, not a skip");
-            }
-            Assumptions.abort(msg);
+            Requirements.unmet("device " + device + " is not available");
         }
     }
 
@@ -98,11 +59,7 @@ public final class Tools {
     public static void requireRoot() throws IOException {
         Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         if (!Integer.valueOf(0).equals(uid)) {
-            String msg = "this test needs root (mount -o loop); running as uid " + uid;
-            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-                fail(msg + "; CI=true, so this is a failure, not a skip");
-            }
-            Assumptions.abort(msg);
+            Requirements.unmet("this test needs root (mount -o loop); running as uid " + uid);
         }
     }
 
