@@ -2,7 +2,7 @@
 """End-to-end NBD benchmark: our server against qemu-nbd and nbdkit (file plugin), and fio straight
 on a file (the physical limit), in the same run, on files of the same disk as our WAL, driven by fio
 (nbd engine) and nbdcopy. A warm-up first, then interleaved rounds (every target runs each workload
-once per round, in a rotated order); medians, min-max and ratios to qemu-nbd and nbdkit, with the
+once per round, in a rotated order, each run starting on a machine at rest: see settle()); medians, min-max and ratios to qemu-nbd and nbdkit, with the
 goals of the performance issue checked. Method and table format: docs/PERFORMANCE.md.
 
 Usage: scripts/bench_nbd.py --report bench/results/<stamp>-nbd.json   (the tables of an earlier run)
@@ -55,6 +55,24 @@ def stop(proc, timeout=600):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# Before every measured run the machine is brought to rest, the same way for every target: a run
+# leaves work behind that would otherwise land on whichever target runs next (the peers' dirty
+# pages, written back by the kernel; our WAL, consolidated into the store). So our servers are
+# waited for until at most one WAL segment is left unconsolidated, then everything is synced.
+SETTLE_PENDING_BYTES, SETTLE_TIMEOUT = 64 << 20, 120
+
+
+def settle(targets):
+    """Waits for our servers' leftover consolidation, then syncs every file system; the seconds it took."""
+    t = time.monotonic()
+    for s in targets:
+        if isinstance(s, Server) and s.metrics_port:
+            while time.monotonic() - t < SETTLE_TIMEOUT and s.sample("viperblock_wal_pending_bytes")[0] > SETTLE_PENDING_BYTES:
+                time.sleep(0.2)
+    os.sync()
+    return time.monotonic() - t
 
 
 def drop_caches():
@@ -423,6 +441,7 @@ def main():
                         jit_region(t, "randread", 1000 + rep)
                         if can_drop:
                             drop_caches()
+                    settled = settle(targets)
                     sampler = MemorySampler([t]) if key == "mix64k" and isinstance(t, Server) else None
                     recording = a.jfr and t.name == OURS
                     if recording:
@@ -441,6 +460,7 @@ def main():
                             'viperblock_store_requests_total{op="get"', 'viperblock_store_bytes_total{op="get"',
                             "viperblock_cache_misses_total", "viperblock_cache_hits_total")
                         r["store_get_mb"] /= 1e6
+                    r["settle_s"] = settled
                     results.setdefault(key, {}).setdefault(t.name, []).append(r)
                     log(f"  round {rep + 1}/{a.reps} {label:32s} {t.name:14s} "
                         + " ".join(f"{k}={v:.1f}" for k, v in r.items()))
@@ -497,6 +517,7 @@ def summarize(stamp, machine, settings, selected, results, memory):
     lines.append(f"- tools: {machine['fio']}, {machine['qemu_nbd']}, {machine['nbdkit']}, {machine['nbdcopy']}")
     lines.append(f"- method: {settings['reps']} interleaved round{'s' if settings['reps'] != 1 else ''}, {settings['runtime_s']} s per fio row after a {settings['ramp_s']} s ramp, "
                  f"{settings['working_set_bytes'] >> 20} MiB working set (prefilled) in a {settings['volume_bytes'] >> 30} GiB volume; "
+                 f"before each run our leftover WAL consolidated and every file system synced; "
                  f"page cache dropped for the cold row: {'yes' if settings['page_cache_dropped_for_cold'] else 'NO (not root)'}; "
                  f"{settings['total_s']} s in all")
     lines.append("- cells: median (min-max) over the rounds; ratios: ours / peer medians, for latency peer / ours (above 1.0 = ours better)\n")
