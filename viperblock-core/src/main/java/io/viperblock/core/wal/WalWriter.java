@@ -48,7 +48,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * writer truncates a segment to its records when it seals or closes it, so only the last segment
  * of a crashed writer can end in them (replay cuts them, as it cuts a torn tail). A crash between
  * the rename and the new header leaves the old header and records under the new name: all
- * consolidated, so replay skips them and removes the file.
+ * consolidated, so replay skips them and removes the file. A segment that starts in a new file
+ * gets zeros written ahead of its records once a client flushes in it ({@link #writeAhead}), for
+ * the same reason; they go the way of a reused file's old records.
  *
  * <p>Kept segments: a consolidated segment leaves the pending ones at once, but its file keeps
  * serving reads of its blocks (in the page cache, as they were just written) until newer
@@ -97,6 +99,18 @@ public final class WalWriter implements AutoCloseable {
     /** Spare files, oldest first; guarded by itself. */
     private final java.util.ArrayDeque<Path> spares = new java.util.ArrayDeque<>();
     private volatile boolean closing;
+    /**
+     * Zeros are written ahead of the records of a segment in a new file once a client flushes in
+     * it (see {@link #writeAhead}): in steps of this many bytes, once fewer than half of it are left.
+     */
+    static final int WRITE_AHEAD_BYTES = 1 << 20;
+    private ByteBuffer zeros;
+    /** The active segment is in a new file (not a reused one); guarded by writeLock. */
+    private boolean activeInNewFile;
+    /** The active segment's file holds written blocks (records or zeros) up to here; guarded by writeLock. */
+    private long writtenAhead;
+    /** A client flushed since the active segment was started. */
+    private volatile boolean flushedInActive;
     /** Runs a background fdatasync once the active segment holds this many unsynced bytes. */
     static final long BACKGROUND_SYNC_BYTES = 16L << 20;
     private final java.util.concurrent.atomic.AtomicBoolean backgroundSyncQueued = new java.util.concurrent.atomic.AtomicBoolean();
@@ -298,6 +312,9 @@ public final class WalWriter implements AutoCloseable {
             seg.records().add(r.type, r.seq, r.firstBlock, r.count, WalSegment.segmentOffset(r.position));
         }
         seg.appended(pos, lastRecord.seq);
+        if (activeInNewFile && flushedInActive && writtenAhead - pos < WRITE_AHEAD_BYTES / 2) {
+            writeAhead(seg, pos);
+        }
         if (pos - seg.syncedMark() >= BACKGROUND_SYNC_BYTES && backgroundSyncQueued.compareAndSet(false, true)) {
             syncInBackground();
         }
@@ -308,6 +325,36 @@ public final class WalWriter implements AutoCloseable {
         bytesWritten.add(pos - start);
         for (Record r : batch) {
             r.done = true;
+        }
+    }
+
+    /**
+     * Writes zeros after the records of a segment in a new file, so that the records that follow
+     * overwrite blocks the file already has. An fdatasync of a file whose blocks are all written
+     * already writes only the data; one of a growing file (or of one with holes, or preallocated
+     * with fallocate) must also write the file's metadata, which on ext4 makes a 4 KiB flush
+     * about 1.6 times as slow (fio, 4 KiB writes with an fdatasync each: 169 us at p50 in a
+     * written file, 276 us in one extended by ftruncate, 330 us in one fallocated). Only after a
+     * client's flush: a stream of writes without flushes does not pay for it. The zeros are
+     * harmless: the writer cuts a segment to its records when it seals or closes it, and after a
+     * crash replay cuts a zero-filled tail of the last segment as it cuts a torn one. Called
+     * with writeLock held; a failure (a full disk) only ends the writing ahead for this segment.
+     */
+    private void writeAhead(WalSegment seg, long pos) {
+        if (zeros == null) {
+            zeros = ByteBuffer.allocateDirect(WRITE_AHEAD_BYTES);
+        }
+        long from = Math.max(writtenAhead, pos);
+        int n = (int) Math.min(WRITE_AHEAD_BYTES, segmentBytes - from);
+        if (n <= 0) {
+            writtenAhead = segmentBytes;
+            return;
+        }
+        try {
+            seg.file().write(new ByteBuffer[] {zeros.clear().limit(n)}, from);
+            writtenAhead = from + n;
+        } catch (IOException e) {
+            writtenAhead = segmentBytes; // no more for this segment
         }
     }
 
@@ -357,6 +404,10 @@ public final class WalWriter implements AutoCloseable {
         }
         WalSegment s = new WalSegment(fs, path, file, ++nextIndex, firstSeq, WalHeader.LENGTH);
         s.recycler(this::keepSpare);
+        // it becomes the active segment
+        activeInNewFile = !reused;
+        writtenAhead = WalHeader.LENGTH;
+        flushedInActive = false;
         segments.add(s);
         byIndex.put(s.index(), s);
         pendingBytes.addAndGet(WalHeader.LENGTH);
@@ -438,6 +489,14 @@ public final class WalWriter implements AutoCloseable {
      * concurrent caller).
      */
     public void sync() throws IOException {
+        if (!flushedInActive) {
+            flushedInActive = true;
+        }
+        syncWritten();
+    }
+
+    /** {@link #sync()} for the background sync, which is not a client's flush (see {@link #writeAhead}). */
+    private void syncWritten() throws IOException {
         checkUsable();
         long target = writtenSeq;
         if (syncedSeq >= target) {
@@ -482,7 +541,7 @@ public final class WalWriter implements AutoCloseable {
             backgroundSync.execute(() -> {
                 backgroundSyncQueued.set(false);
                 try {
-                    sync();
+                    syncWritten();
                 } catch (IOException e) {
                     // the WAL is broken now (see forceOrBreak), and the next append or flush says so
                 }
