@@ -2,8 +2,8 @@
 """End-to-end NBD benchmark: our server against qemu-nbd and nbdkit (file plugin), and fio straight
 on a file (the physical limit), in the same run, on files of the same disk as our WAL, driven by fio
 (nbd engine) and nbdcopy. A warm-up first, then interleaved rounds (every target runs each workload
-once per round, in a rotated order, each run starting on a machine at rest: see settle()); medians, min-max and ratios to qemu-nbd and nbdkit, with the
-goals of the performance issue checked. Method and table format: docs/PERFORMANCE.md.
+once per round, in a rotated order, each run starting on a machine at rest: see settle());
+medians, min-max and ratios to qemu-nbd and nbdkit, with the goals of the performance issue checked. Method and table format: docs/PERFORMANCE.md.
 
 Usage: scripts/bench_nbd.py --report bench/results/<stamp>-nbd.json   (the tables of an earlier run)
        scripts/bench_nbd.py [--quick] [--reps N] [--runtime S] [--rows KEY,...] [--targets NAME,...]

@@ -104,7 +104,7 @@ public final class WalWriter implements AutoCloseable {
      * it (see {@link #writeAhead}): in steps of this many bytes, once fewer than half of it are left.
      */
     static final int WRITE_AHEAD_BYTES = 1 << 20;
-    private ByteBuffer zeros;
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(WRITE_AHEAD_BYTES).asReadOnlyBuffer();
     /** The active segment is in a new file (not a reused one); guarded by writeLock. */
     private boolean activeInNewFile;
     /** The active segment's file holds written blocks (records or zeros) up to here; guarded by writeLock. */
@@ -341,9 +341,6 @@ public final class WalWriter implements AutoCloseable {
      * with writeLock held; a failure (a full disk) only ends the writing ahead for this segment.
      */
     private void writeAhead(WalSegment seg, long pos) {
-        if (zeros == null) {
-            zeros = ByteBuffer.allocateDirect(WRITE_AHEAD_BYTES);
-        }
         long from = Math.max(writtenAhead, pos);
         int n = (int) Math.min(WRITE_AHEAD_BYTES, segmentBytes - from);
         if (n <= 0) {
@@ -351,7 +348,7 @@ public final class WalWriter implements AutoCloseable {
             return;
         }
         try {
-            seg.file().write(new ByteBuffer[] {zeros.clear().limit(n)}, from);
+            seg.file().write(ZEROS.slice(0, n), from); // a view of its own: volumes share the zeros
             writtenAhead = from + n;
         } catch (IOException e) {
             writtenAhead = segmentBytes; // no more for this segment
@@ -466,11 +463,7 @@ public final class WalWriter implements AutoCloseable {
             if (spares.size() >= MAX_SPARES) {
                 return false;
             }
-            try {
-                if (fs.usableSpace(dir) < SPARE_MIN_FREE_SEGMENTS * segmentBytes) {
-                    return false;
-                }
-            } catch (IOException e) {
+            if (diskShort()) {
                 return false;
             }
             Path spare = dir.resolve(Formats.seqName(seg.firstSeq()) + SPARE_SUFFIX);
@@ -720,6 +713,7 @@ public final class WalWriter implements AutoCloseable {
         }
     }
 
+    /** The WAL's file system has room for fewer than {@link #SPARE_MIN_FREE_SEGMENTS} more segments (or cannot say). */
     private boolean diskShort() {
         try {
             return fs.usableSpace(dir) < SPARE_MIN_FREE_SEGMENTS * segmentBytes;

@@ -2,6 +2,7 @@ package io.viperblock.core.wal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.viperblock.core.format.WalHeader;
@@ -66,8 +67,8 @@ class WalWriteAheadTest {
         wal.retire(second);
         WalSegment third = wal.active();
         append(wal, 1);
-        WalSegment fourth = wal.sealActive() == third ? wal.active() : null;
-        assertTrue(fourth != null, "a new segment");
+        assertSame(third, wal.sealActive());
+        WalSegment fourth = wal.active();
         long reusedSize = Files.size(fourth.path());
         assertTrue(reusedSize > fourth.size(), "the new segment is in a reused file, its old records behind: " + fourth.path());
         wal.sync();
