@@ -168,6 +168,11 @@ final class BenchStores {
         }
 
         @Override
+        public boolean local() {
+            return inner.local();
+        }
+
+        @Override
         public String describe() {
             return "benchmark " + getClass().getSimpleName() + " over " + inner.describe();
         }

@@ -68,6 +68,11 @@ public final class FileStore implements ObjectStore {
     }
 
     @Override
+    public boolean local() {
+        return true;
+    }
+
+    @Override
     public String describe() {
         return "file:" + root;
     }

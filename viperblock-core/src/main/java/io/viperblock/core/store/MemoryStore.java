@@ -134,6 +134,11 @@ public final class MemoryStore implements ObjectStore {
     }
 
     @Override
+    public boolean local() {
+        return true;
+    }
+
+    @Override
     public String describe() {
         return "mem:";
     }

@@ -144,6 +144,11 @@ public final class MeteredStore implements ObjectStore {
     }
 
     @Override
+    public boolean local() {
+        return store.local();
+    }
+
+    @Override
     public String describe() {
         return store.describe();
     }

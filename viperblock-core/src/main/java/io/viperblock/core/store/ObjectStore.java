@@ -68,6 +68,15 @@ public interface ObjectStore extends AutoCloseable {
     /** Where the store is, for messages (never a secret). */
     String describe();
 
+    /**
+     * Whether the objects are on this machine (a directory, memory): a read costs a disk read at
+     * most, never a network round trip. The NBD server serves a lone request on its reader thread
+     * only then (see {@code NbdConnection}). False unless a store says otherwise.
+     */
+    default boolean local() {
+        return false;
+    }
+
     @Override
     default void close() throws IOException {}
 }

@@ -49,6 +49,7 @@ public final class Volume implements AutoCloseable {
     private final ExtentMap dirty;
     private final ChunkReader chunks;
     private final Consolidator consolidator;
+    private final boolean storeLocal;
     private final StripedLocks stripes = new StripedLocks();
     private final ReentrantLock viewLock = new ReentrantLock();
     private final ReentrantLock roomLock = new ReentrantLock();
@@ -86,6 +87,7 @@ public final class Volume implements AutoCloseable {
         this.blocks = meta.size() / BLOCK;
         this.chunks = new ChunkReader(store, keys::chunk, config.cacheBytes());
         this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease, config);
+        this.storeLocal = store.local();
         wal.onSeal(consolidator::wakeUp);
         wal.keepConsolidated(config.maxPendingWalBytes(), this::forgetConsolidated);
         consolidator.start();
@@ -272,6 +274,15 @@ public final class Volume implements AutoCloseable {
         } finally {
             exit();
         }
+    }
+
+    /**
+     * Whether a read or write now waits on nothing slower than the local disk: the store is on
+     * this machine ({@link io.viperblock.core.store.ObjectStore#local()}) and writes are not held
+     * back by the WAL's bound. A flush waits on the local disk only, whatever this says.
+     */
+    public boolean answersLocally() {
+        return storeLocal && wal.pendingBytes() <= config.maxPendingWalBytes();
     }
 
     /** Flush: every write acknowledged before this call is on stable storage when it returns. */

@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
 
 /**
  * Wraps a store and injects faults on demand: every request failing, a share of requests
- * failing at random, or the store reporting that it is full. For tests of the engine's
+ * failing at random, or the store reporting that it is full; it can also pass for a remote store. For tests of the engine's
  * behaviour when the store misbehaves. Thread-safe (volatile switches; the random source is
  * used under this object's lock).
  */
@@ -18,6 +18,7 @@ public final class FaultyStore implements ObjectStore {
     private volatile double failureRate;
     private volatile boolean full;
     private volatile boolean down;
+    private volatile boolean remote;
 
     public FaultyStore(ObjectStore delegate, long seed) {
         this.delegate = delegate;
@@ -30,6 +31,8 @@ public final class FaultyStore implements ObjectStore {
     public void full(boolean full) { this.full = full; }
     /** This share of all requests fails with an IOException. */
     public void failureRate(double rate) { this.failureRate = rate; }
+    /** {@link #local()} says false, as a store across a network does, whatever the store under it is. */
+    public void remote(boolean remote) { this.remote = remote; }
 
     private void maybeFail(String op, String key) throws IOException {
         if (down) {
@@ -108,6 +111,11 @@ public final class FaultyStore implements ObjectStore {
     public void delete(String key) throws IOException {
         maybeFail("delete", key);
         delegate.delete(key);
+    }
+
+    @Override
+    public boolean local() {
+        return !remote && delegate.local();
     }
 
     @Override

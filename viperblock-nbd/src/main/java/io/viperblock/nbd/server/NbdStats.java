@@ -7,8 +7,8 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Stream;
 
 /**
- * Counters of one {@link NbdServer}: connections accepted, requests by command, error replies by
- * errno. Thread-safe: {@link LongAdder}s, no lock, nothing allocated when counting.
+ * Counters of one {@link NbdServer}: connections accepted, requests by command (and how many
+ * the reader served itself), error replies by errno. Thread-safe: {@link LongAdder}s, no lock, nothing allocated when counting.
  */
 public final class NbdStats {
     /** Commands are numbered 0..CMD_RESIZE; anything else counts under "other". */
@@ -16,6 +16,7 @@ public final class NbdStats {
     private static final int[] ERRNOS = {Nbd.EPERM, Nbd.EIO, Nbd.ENOMEM, Nbd.EINVAL, Nbd.ENOSPC, Nbd.EOVERFLOW, Nbd.ENOTSUP, Nbd.ESHUTDOWN};
 
     private final LongAdder accepted = new LongAdder();
+    private final LongAdder servedByReader = new LongAdder();
     private final LongAdder[] requests = adders(COMMANDS + 1);
     private final LongAdder[] errors = adders(ERRNOS.length + 1);
 
@@ -25,6 +26,10 @@ public final class NbdStats {
 
     void accepted() {
         accepted.increment();
+    }
+
+    void readerServed() {
+        servedByReader.increment();
     }
 
     void request(int command) {
@@ -42,6 +47,11 @@ public final class NbdStats {
     /** Connections accepted since the server started (TCP and Unix). */
     public long connectionsAccepted() {
         return accepted.sum();
+    }
+
+    /** Requests that a connection's reader served itself, without a worker (alone in flight). */
+    public long servedByReader() {
+        return servedByReader.sum();
     }
 
     /** Requests read so far by command name ({@code READ}, {@code WRITE}, ..., {@code other}), every command listed. */

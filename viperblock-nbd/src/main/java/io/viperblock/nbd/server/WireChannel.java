@@ -115,6 +115,11 @@ final class WireChannel implements AutoCloseable {
         }
     }
 
+    /** Whether bytes the client sent are read and not yet consumed (more requests are waiting). */
+    boolean hasBuffered() {
+        return in.hasRemaining();
+    }
+
     boolean isOpen() {
         return channel.isOpen();
     }

@@ -1,5 +1,6 @@
 package io.viperblock.nbd.server;
 
+import io.viperblock.core.store.FaultyStore;
 import io.viperblock.core.store.FileStore;
 import io.viperblock.core.store.MemoryStore;
 import io.viperblock.core.store.ObjectStore;
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 final class NbdFixture implements BeforeEachCallback, AfterEachCallback {
     private final Map<String, Long> sizes = new LinkedHashMap<>();
     private boolean memoryStore;
+    private boolean remoteStore;
     private NbdServerConfig config = NbdServerConfig.defaults();
 
     private Path dir;
@@ -57,6 +59,13 @@ final class NbdFixture implements BeforeEachCallback, AfterEachCallback {
         return f;
     }
 
+    /** A fixture on an in-memory store that passes for a remote one ({@link ObjectStore#local()} false). */
+    static NbdFixture remoteStore() {
+        NbdFixture f = memoryStore();
+        f.remoteStore = true;
+        return f;
+    }
+
     /** Adds a volume to create and export. */
     NbdFixture volume(String name, long size) {
         sizes.put(name, size);
@@ -74,6 +83,11 @@ final class NbdFixture implements BeforeEachCallback, AfterEachCallback {
         Files.createDirectories(tmp);
         dir = Files.createTempDirectory(tmp, "nbd-fixture-");
         store = memoryStore ? new MemoryStore() : new FileStore(dir.resolve("store"));
+        if (remoteStore) {
+            FaultyStore remote = new FaultyStore(store, 1);
+            remote.remote(true);
+            store = remote;
+        }
         manager = new VolumeManager(store, dir.resolve("node"));
         for (Map.Entry<String, Long> e : sizes.entrySet()) {
             manager.create(e.getKey(), e.getValue());

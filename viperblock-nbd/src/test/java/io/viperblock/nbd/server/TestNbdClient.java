@@ -139,13 +139,19 @@ public final class TestNbdClient implements AutoCloseable {
 
     /** Sends a request (and {@code payload}, for a WRITE, which may differ from {@code length}); returns its cookie. */
     public long send(int type, int flags, long offset, long length, byte[] payload) throws IOException {
+        long cookie = sendLater(type, flags, offset, length, payload);
+        out.flush();
+        return cookie;
+    }
+
+    /** As {@link #send}, but the bytes stay in the client's buffer until the next send or receive (requests in one write). */
+    public long sendLater(int type, int flags, long offset, long length, byte[] payload) throws IOException {
         long cookie = nextCookie++;
         Request r = new Request(flags, type, cookie, offset, length);
         out.write(r.encodeHeader().array());
         if (payload != null) {
             out.write(payload);
         }
-        out.flush();
         pending.put(cookie, r);
         if (type == Nbd.CMD_READ && length <= (64 << 20)) {
             readData.put(cookie, new byte[(int) length]);

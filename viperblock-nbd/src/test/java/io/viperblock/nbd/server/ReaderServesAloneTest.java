@@ -1,0 +1,82 @@
+package io.viperblock.nbd.server;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.viperblock.nbd.protocol.Nbd;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * A request alone in flight (the client waits for its reply) is served by the connection's
+ * reader itself; pipelined requests go to workers; with a remote store only a flush is.
+ */
+class ReaderServesAloneTest {
+    private static final int BLOCK = 4096;
+
+    @Nested
+    class LocalStore {
+        @RegisterExtension
+        final NbdFixture nbd = NbdFixture.fileStore().volume("v", 16 << 20);
+
+        @Test
+        void requestsOneAtATimeAreServedByTheReader() throws Exception {
+            byte[] data = new byte[BLOCK];
+            new SplittableRandom(1).nextBytes(data);
+            try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
+                c.write(8 * BLOCK, data);
+                assertArrayEquals(data, c.read(8 * BLOCK, BLOCK));
+                c.flush();
+                c.trim(8 * BLOCK, BLOCK);
+                assertArrayEquals(new byte[BLOCK], c.read(8 * BLOCK, BLOCK));
+            }
+            assertEquals(5, nbd.server().stats().servedByReader(), "write, read, flush, trim, read");
+        }
+
+        @Test
+        void pipelinedRequestsGoToWorkers() throws Exception {
+            SplittableRandom rnd = new SplittableRandom(2);
+            Map<Long, Integer> blockOf = new HashMap<>();
+            byte[][] data = new byte[12][BLOCK]; // 12 writes and their headers fit the client's 64 KiB buffer: one write call
+            try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
+                for (int i = 0; i < data.length; i++) {
+                    rnd.nextBytes(data[i]);
+                    blockOf.put(c.sendLater(Nbd.CMD_WRITE, 0, (long) i * BLOCK, BLOCK, data[i]), i);
+                }
+                for (int i = 0; i < data.length; i++) {
+                    TestNbdClient.Reply r = c.receive().ok();
+                    assertTrue(blockOf.remove(r.cookie()) != null, "a reply to a request sent: " + r.cookie());
+                }
+                long byReader = nbd.server().stats().servedByReader();
+                // the reader finds the next request already read for all but the last of each read call
+                assertTrue(byReader <= 2, byReader + " of 12 pipelined writes served by the reader");
+                for (int i = 0; i < data.length; i++) {
+                    assertArrayEquals(data[i], c.read((long) i * BLOCK, BLOCK), "block " + i);
+                }
+            }
+        }
+    }
+
+    @Nested
+    class RemoteStore {
+        @RegisterExtension
+        final NbdFixture nbd = NbdFixture.remoteStore().volume("v", 16 << 20);
+
+        @Test
+        void onlyAFlushIsServedByTheReader() throws Exception {
+            byte[] data = new byte[BLOCK];
+            new SplittableRandom(3).nextBytes(data);
+            try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
+                c.write(0, data);
+                assertArrayEquals(data, c.read(0, BLOCK));
+                c.flush();
+            }
+            assertEquals(1, nbd.server().stats().servedByReader(), "the flush only: a read may wait on the network");
+        }
+    }
+}
