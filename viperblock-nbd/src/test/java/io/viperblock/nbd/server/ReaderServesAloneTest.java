@@ -13,8 +13,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * A request alone in flight (the client waits for its reply) is served by the connection's
- * reader itself; pipelined requests go to workers; with a remote store only a flush is.
+ * Which requests the connection's reader serves itself: one alone in flight (the client waits
+ * for its reply), and a small write without FUA that waits on nothing; pipelined reads, FUA
+ * writes and large writes go to workers; with a remote store a lone flush only.
  */
 class ReaderServesAloneTest {
     private static final int BLOCK = 4096;
@@ -39,24 +40,64 @@ class ReaderServesAloneTest {
         }
 
         @Test
-        void pipelinedRequestsGoToWorkers() throws Exception {
-            SplittableRandom rnd = new SplittableRandom(2);
-            Map<Long, Integer> blockOf = new HashMap<>();
-            byte[][] data = new byte[12][BLOCK]; // 12 writes and their headers fit the client's 64 KiB buffer: one write call
+        void pipelinedSmallWritesAreServedByTheReader() throws Exception {
+            byte[][] data = pipelinedWrites(12, BLOCK, 0); // one write call from the client's buffer
+            long byReader = nbd.server().stats().servedByReader();
+            // each waits on nothing (no other writer, room in the segment), unless a timed seal ran meanwhile
+            assertTrue(byReader >= 11, byReader + " of 12 pipelined 4 KiB writes served by the reader");
+            check(data, BLOCK);
+        }
+
+        @Test
+        void pipelinedReadsFuaAndLargeWritesGoToWorkers() throws Exception {
+            byte[][] fua = pipelinedWrites(12, BLOCK, Nbd.CMD_FLAG_FUA);
+            long byReader = nbd.server().stats().servedByReader();
+            // the reader finds the next request already read for all but the last of each read call
+            assertTrue(byReader <= 2, byReader + " of 12 pipelined FUA writes served by the reader");
+            check(fua, BLOCK);
+
+            long before = nbd.server().stats().servedByReader();
+            byte[][] large = pipelinedWrites(4, NbdConnection.READER_WRITE_MAX + BLOCK, 0);
+            byReader = nbd.server().stats().servedByReader() - before - 4; // check() reads each alone
+            assertTrue(byReader <= 2, byReader + " of 4 pipelined writes over 64 KiB served by the reader");
+            check(large, NbdConnection.READER_WRITE_MAX + BLOCK);
+
+            try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
+                before = nbd.server().stats().servedByReader();
+                for (int i = 0; i < 12; i++) {
+                    c.sendLater(Nbd.CMD_READ, 0, (long) i * BLOCK, BLOCK, null);
+                }
+                for (int i = 0; i < 12; i++) {
+                    c.receive().ok();
+                }
+                byReader = nbd.server().stats().servedByReader() - before;
+                assertTrue(byReader <= 2, byReader + " of 12 pipelined reads served by the reader");
+            }
+        }
+
+        /** Sends {@code n} writes of {@code size} bytes at once (one after the other on the disk), then takes every reply. */
+        private byte[][] pipelinedWrites(int n, int size, int flags) throws Exception {
+            SplittableRandom rnd = new SplittableRandom(size + flags);
+            Map<Long, Integer> sent = new HashMap<>();
+            byte[][] data = new byte[n][size];
+            try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
+                for (int i = 0; i < n; i++) {
+                    rnd.nextBytes(data[i]);
+                    sent.put(c.sendLater(Nbd.CMD_WRITE, flags, (long) i * size, size, data[i]), i);
+                }
+                for (int i = 0; i < n; i++) {
+                    TestNbdClient.Reply r = c.receive().ok();
+                    assertTrue(sent.remove(r.cookie()) != null, "a reply to a request sent: " + r.cookie());
+                }
+            }
+            return data;
+        }
+
+        /** Reads back what {@link #pipelinedWrites} wrote, one request at a time. */
+        private void check(byte[][] data, int size) throws Exception {
             try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
                 for (int i = 0; i < data.length; i++) {
-                    rnd.nextBytes(data[i]);
-                    blockOf.put(c.sendLater(Nbd.CMD_WRITE, 0, (long) i * BLOCK, BLOCK, data[i]), i);
-                }
-                for (int i = 0; i < data.length; i++) {
-                    TestNbdClient.Reply r = c.receive().ok();
-                    assertTrue(blockOf.remove(r.cookie()) != null, "a reply to a request sent: " + r.cookie());
-                }
-                long byReader = nbd.server().stats().servedByReader();
-                // the reader finds the next request already read for all but the last of each read call
-                assertTrue(byReader <= 2, byReader + " of 12 pipelined writes served by the reader");
-                for (int i = 0; i < data.length; i++) {
-                    assertArrayEquals(data[i], c.read((long) i * BLOCK, BLOCK), "block " + i);
+                    assertArrayEquals(data[i], c.read((long) i * size, size), "write " + i);
                 }
             }
         }
