@@ -166,7 +166,7 @@ public final class ServeMetrics {
             w.sample(e.getValue(), "command", e.getKey());
         }
         w.family("viperblock_nbd_requests_served_by_reader_total", Type.COUNTER,
-                "NBD requests that the connection's reader served itself, alone in flight, without a hand-off to a worker.");
+                "NBD requests that the connection's reader served itself, without a hand-off to a worker.");
         w.sample(nbd.stats().servedByReader());
         w.family("viperblock_nbd_errors_total", Type.COUNTER, "NBD error replies, by errno.");
         for (Map.Entry<String, Long> e : nbd.stats().errorsByErrno().entrySet()) {

@@ -49,7 +49,7 @@ public final class NbdStats {
         return accepted.sum();
     }
 
-    /** Requests that a connection's reader served itself, without a worker (alone in flight). */
+    /** Requests that a connection's reader served itself, without a worker. */
     public long servedByReader() {
         return servedByReader.sum();
     }

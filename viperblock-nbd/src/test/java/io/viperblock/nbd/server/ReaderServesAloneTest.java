@@ -59,7 +59,7 @@ class ReaderServesAloneTest {
             long before = nbd.server().stats().servedByReader();
             byte[][] large = pipelinedWrites(4, NbdConnection.READER_WRITE_MAX + BLOCK, 0);
             byReader = nbd.server().stats().servedByReader() - before - 4; // check() reads each alone
-            assertTrue(byReader <= 2, byReader + " of 4 pipelined writes over 64 KiB served by the reader");
+            assertTrue(byReader <= 2, byReader + " of 4 pipelined writes over 16 KiB served by the reader");
             check(large, NbdConnection.READER_WRITE_MAX + BLOCK);
 
             try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
