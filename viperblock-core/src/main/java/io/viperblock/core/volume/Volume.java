@@ -285,17 +285,6 @@ public final class Volume implements AutoCloseable {
         return storeLocal && wal.pendingBytes() <= config.maxPendingWalBytes();
     }
 
-    /**
-     * Whether a write of {@code length} bytes now waits on nothing: {@link #answersLocally()},
-     * no other writer holds the WAL, and the write fits in the active segment (it does not seal
-     * it, which fsyncs). A hint for the NBD server, which may serve such a write on its reader.
-     */
-    public boolean writesAtOnce(long length) {
-        long blocks = (length + 2 * BLOCK - 2) / BLOCK; // an unaligned write rounds out to whole blocks
-        long records = (blocks + WalRecord.MAX_WRITE_BLOCKS - 1) / WalRecord.MAX_WRITE_BLOCKS;
-        return answersLocally() && wal.appendsAtOnce(blocks * BLOCK + records * WalRecord.RECORD_HEADER);
-    }
-
     /** Flush: every write acknowledged before this call is on stable storage when it returns. */
     public void flush() throws IOException {
         enter();

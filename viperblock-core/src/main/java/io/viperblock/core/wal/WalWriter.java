@@ -723,15 +723,6 @@ public final class WalWriter implements AutoCloseable {
     }
 
     /** The segment holding WAL position {@code position} with a reference taken, or null if it is gone. */
-    /**
-     * Whether records of {@code bytes} (headers included) would be written now without waiting:
-     * no other writer holds the WAL and they fit in the active segment (so the append does not
-     * seal it, which fsyncs). A hint: the answer may change at once.
-     */
-    public boolean appendsAtOnce(long bytes) {
-        return !writeLock.isLocked() && active.size() + bytes <= segmentBytes;
-    }
-
     public WalSegment acquire(long position) {
         WalSegment s = byIndex.get(WalSegment.segmentIndex(position));
         return s != null && s.acquire() ? s : null;

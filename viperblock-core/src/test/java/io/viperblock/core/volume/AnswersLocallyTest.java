@@ -13,9 +13,8 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Volume#answersLocally()} and {@link Volume#writesAtOnce}, which the NBD server asks
- * before it serves a request on its reader thread: true only while the store is on this machine
- * and the WAL is under its bound, and for a write only if it fits in the active segment.
+ * {@link Volume#answersLocally()}, which the NBD server asks before it serves a lone request on
+ * its reader thread: true only while the store is on this machine and the WAL is under its bound.
  */
 class AnswersLocallyTest {
     /** 1 MiB segments, 4 MiB of pending WAL at most, sealed only when full. */
@@ -65,21 +64,6 @@ class AnswersLocallyTest {
             for (int i = 0; i < written.length; i++) {
                 assertArrayEquals(written[i], v.read((long) i * RECORD, RECORD), "record " + i);
             }
-        }
-    }
-
-    @Test
-    void aWriteThatWouldSealTheSegmentIsNotAtOnce() throws Exception {
-        manager.create("v", 64 << 20);
-        try (Volume v = manager.open("v")) {
-            byte[] record = new byte[RECORD];
-            for (int i = 0; i < 3; i++) {
-                v.write((long) i * RECORD, record, false);
-            }
-            // the 1 MiB segment holds its header and 3 records of 256 KiB: a fourth one does not fit
-            assertTrue(v.writesAtOnce(RECORD - 8192), "a write that fits");
-            assertFalse(v.writesAtOnce(RECORD), "a write that seals the segment");
-            assertTrue(v.answersLocally(), "only the write is held back");
         }
     }
 }

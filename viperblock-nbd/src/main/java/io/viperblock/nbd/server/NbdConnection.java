@@ -23,9 +23,8 @@ import org.slf4j.LoggerFactory;
  * connection's thread) reads each request header and, for a write, its payload; it hands the
  * request to a worker and goes on reading, so many requests are in flight and replies go out in
  * the order they finish (QEMU keeps many requests in flight on one connection). A request that
- * is alone, and a small write that waits on nothing, the reader serves itself (see
- * {@link #servesItself}). Limits on requests and payload bytes in flight bound the memory one
- * client can take.
+ * is alone (see {@link #servesItself}) the reader serves itself. Limits on requests and payload
+ * bytes in flight bound the memory one client can take.
  *
  * <p>A request with a bad magic is a broken stream: the connection closes. Any other bad request
  * (unknown command or flag, out-of-range offset, oversize length) gets an error reply and the
@@ -170,39 +169,18 @@ final class NbdConnection implements Runnable {
     }
 
     /**
-     * Whether the reader serves this request itself instead of handing it to a worker. The
-     * hand-off wakes a carrier thread, which costs more than a small write does. Two cases:
-     * <ul>
-     *   <li>the request is alone: the only one of the connection in flight, and the client has
-     *       sent nothing after it (it waits for this reply, as at queue depth 1). A flush, or any
-     *       request that waits on nothing slower than the local disk
-     *       ({@link Volume#answersLocally()}), never a read from a remote store;
-     *   <li>a write of at most {@link #READER_WRITE_MAX} bytes (16 KiB) without FUA, whatever else is in
-     *       flight, when it waits on nothing ({@link Volume#writesAtOnce}): the reader appends it
-     *       to the WAL in about the time a hand-off takes. Not a FUA write, whose fsync would hold
-     *       up the reader and miss the group commit of concurrent ones; not a large one, whose
-     *       copy workers do in parallel while the reader reads on.
-     * </ul>
-     * The reader reads nothing while it serves, so a request that arrives meanwhile waits for
-     * this one; hence the conditions. Measured in docs/PERFORMANCE.md: at queue depth 1 a 4 KiB
-     * write took 87 us at p50 instead of 114-134, at queue depth 32 4 KiB writes ran 1.26-1.29
-     * times as fast.
+     * Whether the reader serves this request itself instead of handing it to a worker: when it is
+     * alone, the only request of the connection unanswered, and the client has sent nothing after
+     * it (a client that waits for this reply, as at queue depth 1). The hand-off wakes a carrier
+     * thread; without it a 4 KiB write at queue depth 1 took 87-89 us at p50 instead of 114-134
+     * (docs/PERFORMANCE.md). The reader reads nothing while it serves, so a request that arrives
+     * meanwhile waits for this one: hence only a flush, or a request that waits on nothing slower
+     * than the local disk ({@link Volume#answersLocally()}), never a read from a remote store.
      */
     private boolean servesItself(Request r) {
-        Volume v = session.volume();
-        if (r.type() == Nbd.CMD_WRITE && !r.hasFlag(Nbd.CMD_FLAG_FUA) && r.length() <= READER_WRITE_MAX && v.writesAtOnce(r.length())) {
-            return true;
-        }
         return !wire.hasBuffered() && unanswered.get() == 1
-                && (r.type() == Nbd.CMD_FLUSH || v.answersLocally());
+                && (r.type() == Nbd.CMD_FLUSH || session.volume().answersLocally());
     }
-
-    /**
-     * The largest write the reader serves itself while other requests are in flight (see
-     * {@link #servesItself}). With 64 KiB the 64k mixed load (70% reads, queued behind those
-     * writes) looked slower in two noisy rounds: 14,005 and 11,932 IOPS against 16,432 and 14,965.
-     */
-    static final int READER_WRITE_MAX = 16 << 10;
 
     /** READ, WRITE and CACHE move data (bounded by the maximum block size and counted in flight). */
     private static boolean carriesData(Request r) {

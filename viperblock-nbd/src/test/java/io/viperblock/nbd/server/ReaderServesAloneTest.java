@@ -13,9 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Which requests the connection's reader serves itself: one alone in flight (the client waits
- * for its reply), and a small write without FUA that waits on nothing; pipelined reads, FUA
- * writes and large writes go to workers; with a remote store a lone flush only.
+ * A request alone in flight (the client waits for its reply) is served by the connection's
+ * reader itself; pipelined requests go to workers; with a remote store only a lone flush is.
  */
 class ReaderServesAloneTest {
     private static final int BLOCK = 4096;
@@ -40,30 +39,15 @@ class ReaderServesAloneTest {
         }
 
         @Test
-        void pipelinedSmallWritesAreServedByTheReader() throws Exception {
-            byte[][] data = pipelinedWrites(12, BLOCK, 0); // one write call from the client's buffer
-            long byReader = nbd.server().stats().servedByReader();
-            // each waits on nothing (no other writer, room in the segment), unless a timed seal ran meanwhile
-            assertTrue(byReader >= 11, byReader + " of 12 pipelined 4 KiB writes served by the reader");
-            check(data, BLOCK);
-        }
-
-        @Test
-        void pipelinedReadsFuaAndLargeWritesGoToWorkers() throws Exception {
-            byte[][] fua = pipelinedWrites(12, BLOCK, Nbd.CMD_FLAG_FUA);
+        void pipelinedRequestsGoToWorkers() throws Exception {
+            byte[][] data = pipelinedWrites(12, BLOCK); // one write call from the client's buffer
             long byReader = nbd.server().stats().servedByReader();
             // the reader finds the next request already read for all but the last of each read call
-            assertTrue(byReader <= 2, byReader + " of 12 pipelined FUA writes served by the reader");
-            check(fua, BLOCK);
-
-            long before = nbd.server().stats().servedByReader();
-            byte[][] large = pipelinedWrites(4, NbdConnection.READER_WRITE_MAX + BLOCK, 0);
-            byReader = nbd.server().stats().servedByReader() - before - 4; // check() reads each alone
-            assertTrue(byReader <= 2, byReader + " of 4 pipelined writes over 16 KiB served by the reader");
-            check(large, NbdConnection.READER_WRITE_MAX + BLOCK);
+            assertTrue(byReader <= 2, byReader + " of 12 pipelined writes served by the reader");
+            check(data, BLOCK);
 
             try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
-                before = nbd.server().stats().servedByReader();
+                long before = nbd.server().stats().servedByReader();
                 for (int i = 0; i < 12; i++) {
                     c.sendLater(Nbd.CMD_READ, 0, (long) i * BLOCK, BLOCK, null);
                 }
@@ -76,14 +60,14 @@ class ReaderServesAloneTest {
         }
 
         /** Sends {@code n} writes of {@code size} bytes at once (one after the other on the disk), then takes every reply. */
-        private byte[][] pipelinedWrites(int n, int size, int flags) throws Exception {
-            SplittableRandom rnd = new SplittableRandom(size + flags);
+        private byte[][] pipelinedWrites(int n, int size) throws Exception {
+            SplittableRandom rnd = new SplittableRandom(size);
             Map<Long, Integer> sent = new HashMap<>();
             byte[][] data = new byte[n][size];
             try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
                 for (int i = 0; i < n; i++) {
                     rnd.nextBytes(data[i]);
-                    sent.put(c.sendLater(Nbd.CMD_WRITE, flags, (long) i * size, size, data[i]), i);
+                    sent.put(c.sendLater(Nbd.CMD_WRITE, 0, (long) i * size, size, data[i]), i);
                 }
                 for (int i = 0; i < n; i++) {
                     TestNbdClient.Reply r = c.receive().ok();
