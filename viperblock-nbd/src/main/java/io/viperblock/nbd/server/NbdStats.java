@@ -8,7 +8,8 @@ import java.util.stream.Stream;
 
 /**
  * Counters of one {@link NbdServer}: connections accepted, requests by command (and how many
- * the reader served itself), error replies by errno. Thread-safe: {@link LongAdder}s, no lock, nothing allocated when counting.
+ * the reader served itself), error replies by errno. Thread-safe: {@link LongAdder}s, no lock,
+ * nothing allocated when counting.
  */
 public final class NbdStats {
     /** Commands are numbered 0..CMD_RESIZE; anything else counts under "other". */

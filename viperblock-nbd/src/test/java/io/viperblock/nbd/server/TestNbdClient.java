@@ -59,7 +59,7 @@ public final class TestNbdClient implements AutoCloseable {
     private TestNbdClient(Socket socket, boolean structured) throws IOException {
         this.socket = socket;
         this.in = new DataInputStream(socket.getInputStream());
-        this.out = new BufferedOutputStream(socket.getOutputStream(), 1 << 20);
+        this.out = new BufferedOutputStream(socket.getOutputStream(), 1 << 16);
         this.structured = structured;
     }
 
