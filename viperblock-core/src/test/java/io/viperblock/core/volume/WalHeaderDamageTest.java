@@ -99,7 +99,9 @@ class WalHeaderDamageTest {
         v.abandon();
         Path seg = lastSegment();
         byte[] b = Files.readAllBytes(seg);
-        assertEquals(b.length, java.nio.ByteBuffer.wrap(b).getLong(48), "after the flush the header's synced length covers the segment");
+        long records = 64 + 2 * (32 + 4096);
+        assertEquals(records, java.nio.ByteBuffer.wrap(b).getLong(48), "after the flush the header's synced length covers the records");
+        assertEquals(3 * 4096, b.length, "zeros after them to the end of the page");
         long second = 64 + 32 + 4096; // the second record
         b[(int) second + 32 + 100] ^= 0x40; // inside its payload
         Files.write(seg, b);

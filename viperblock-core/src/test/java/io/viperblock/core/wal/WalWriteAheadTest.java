@@ -39,7 +39,8 @@ class WalWriteAheadTest {
         WalWriter wal = new WalWriter(NioFs.INSTANCE, dir, id, 1, SEGMENT, nextSeq, List.of());
         WalSegment first = wal.active();
         append(wal, 3);
-        assertEquals(first.size(), Files.size(first.path()), "no flush yet: the file holds the records only");
+        assertEquals(pageEnd(first.size()), Files.size(first.path()), "no flush yet: the records, then zeros to the end of the page");
+        assertZeros(first.path(), first.size());
 
         wal.sync();
         append(wal, 1);
@@ -75,6 +76,10 @@ class WalWriteAheadTest {
         append(wal, 3);
         assertEquals(reusedSize, Files.size(fourth.path()), "a reused file gets no zeros");
         wal.close();
+    }
+
+    private static long pageEnd(long position) {
+        return (position + WalWriter.PAGE - 1) / WalWriter.PAGE * WalWriter.PAGE;
     }
 
     @Test

@@ -1,0 +1,124 @@
+package io.viperblock.core.wal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.viperblock.core.format.WalHeader;
+import io.viperblock.core.format.WalRecord;
+import io.viperblock.core.io.FsFile;
+import io.viperblock.core.io.NioFs;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every write of records ends at the end of a page, zeros after the last record, and a segment's
+ * header is written as a whole page ({@code WalWriter.PAGE}): so that no write covers part of a
+ * page the page cache may not hold, which would make the kernel read it from disk first. Checked
+ * where it matters, in a reused file whose old records lie behind, with records of random sizes.
+ */
+class WalPageEndTest {
+    private static final long SEGMENT = 4 << 20;
+
+    @TempDir
+    Path dir;
+
+    private final UUID id = UUID.randomUUID();
+    private final AtomicLong nextSeq = new AtomicLong(1);
+
+    @Test
+    void everyWriteEndsAtAPageEndInAReusedFileAndACrashReplaysEveryRecord() throws Exception {
+        WalWriter wal = new WalWriter(NioFs.INSTANCE, dir, id, 1, SEGMENT, nextSeq, List.of());
+        WalSegment old = wal.active();
+        for (int i = 0; i < 200; i++) { // old records all through the file the next segment reuses
+            wal.append(WalRecord.WRITE, i, 1, filled(4096, (byte) 0x5a));
+        }
+        assertEquals(old, wal.sealActive());
+        byte[] oldBytes = Files.readAllBytes(old.path());
+        wal.retire(old); // its file becomes a spare
+        wal.append(WalRecord.WRITE, 0, 1, filled(4096, (byte) 1));
+        wal.sealActive(); // the segment started at the first seal took a new file; the next one takes the spare
+        WalSegment reused = wal.active();
+        assertEquals(oldBytes.length, Files.size(reused.path()), "the new segment is in the old file: " + reused.path());
+        assertZeros(reused.path(), WalHeader.LENGTH, WalWriter.PAGE, "the header page");
+
+        SplittableRandom random = new SplittableRandom(20261127L);
+        List<byte[]> payloads = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            if (random.nextInt(3) == 0) { // a record of its header alone: the ends move by 32 bytes
+                wal.append(WalRecord.TRIM, 5_000 + i, 1 + random.nextInt(8), null);
+            }
+            int blocks = 1 + random.nextInt(3);
+            byte[] p = new byte[blocks * 4096];
+            random.nextBytes(p);
+            payloads.add(p);
+            wal.append(WalRecord.WRITE, 10_000 + i, blocks, ByteBuffer.wrap(p));
+            long end = reused.size();
+            long pageEnd = (end + WalWriter.PAGE - 1) / WalWriter.PAGE * WalWriter.PAGE;
+            assertZeros(reused.path(), end, pageEnd, "after record " + i);
+            if (pageEnd + 8 <= oldBytes.length) {
+                assertEquals(ByteBuffer.wrap(oldBytes).getLong((int) pageEnd), readLong(reused.path(), pageEnd),
+                        "the old records from the next page on: nothing more was written");
+            }
+        }
+        wal.abandon(); // a crash: the old records are still behind the new ones
+
+        List<byte[]> replayed = new ArrayList<>();
+        WalReplay.Result r = WalReplay.replay(NioFs.INSTANCE, dir, id, 0, (segment, type, seq, firstBlock, count, payloadOffset) -> {
+            if (type == WalRecord.WRITE && firstBlock >= 10_000) {
+                replayed.add(read(segment.file(), payloadOffset, payloads.get((int) firstBlock - 10_000).length));
+            }
+        });
+        assertEquals(payloads.size(), replayed.size(), "every new record, and none of the old ones behind them");
+        for (int i = 0; i < payloads.size(); i++) {
+            assertArrayEquals(payloads.get(i), replayed.get(i), "record " + i);
+        }
+        for (WalSegment s : r.segments()) {
+            s.close();
+        }
+    }
+
+    private static ByteBuffer filled(int n, byte b) {
+        byte[] a = new byte[n];
+        java.util.Arrays.fill(a, b);
+        return ByteBuffer.wrap(a);
+    }
+
+    private static byte[] read(FsFile f, long position, int n) {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        try {
+            f.read(b, position);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return b.array();
+    }
+
+    private static long readLong(Path file, long position) throws Exception {
+        try (FsFile f = NioFs.INSTANCE.open(file)) {
+            ByteBuffer b = ByteBuffer.allocate(8);
+            f.read(b, position);
+            return b.getLong(0);
+        }
+    }
+
+    private static void assertZeros(Path file, long from, long to, String what) throws Exception {
+        try (FsFile f = NioFs.INSTANCE.open(file)) {
+            ByteBuffer b = ByteBuffer.allocate((int) (to - from));
+            f.read(b, from);
+            for (int i = 0; i < b.capacity(); i++) {
+                if (b.get(i) != 0) {
+                    throw new AssertionError(what + ": byte " + (from + i) + " of " + file + " is " + b.get(i) + ", not zero");
+                }
+            }
+        }
+    }
+}
