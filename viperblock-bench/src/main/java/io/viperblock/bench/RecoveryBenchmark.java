@@ -1,6 +1,8 @@
 package io.viperblock.bench;
 
 import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.WalHeader;
+import io.viperblock.core.io.FsFile;
 import io.viperblock.core.io.NioFs;
 import io.viperblock.core.store.FileStore;
 import io.viperblock.core.store.ObjectInfo;
@@ -8,6 +10,8 @@ import io.viperblock.core.store.ObjectStore;
 import io.viperblock.core.volume.Volume;
 import io.viperblock.core.volume.VolumeConfig;
 import io.viperblock.core.volume.VolumeManager;
+import io.viperblock.core.wal.WalReplay;
+import io.viperblock.core.wal.WalSegment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -18,6 +22,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -42,7 +47,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>The WAL is the state a crash leaves when consolidation could not run: it is written once
  * through a real volume whose store refuses chunk uploads ({@link BenchStores.NoChunks}), flushed,
  * and copied aside before the volume is closed (a copy taken after a flush is exactly what kill -9
- * would leave). This master copy is kept under the bench dir for the forks that follow (it is
+ * would leave, up to the zeros after the last record, which are cut from the copy as the first
+ * replay would cut them). This master copy is kept under the bench dir for the forks that follow (it is
  * rebuilt when the benchmark jar changes). Each measured open gets a fresh data directory of hard
  * links to it; replay reads the files and never writes to them (a clean tail is not cut), which
  * is checked after every invocation.
@@ -182,6 +188,7 @@ public class RecoveryBenchmark {
                     Files.copy(p, tmp.resolve("wal").resolve(p.getFileName()));
                 }
             }
+            cutToRecords(tmp.resolve("wal"));
             Files.copy(gen.resolve(Formats.NODE_ID_FILE), tmp.resolve(Formats.NODE_ID_FILE));
             // the store's objects too (volume.json, and the volume's lease held by this node): an
             // open that finds no lease of its own discards the WAL as stale instead of replaying it
@@ -196,6 +203,25 @@ public class RecoveryBenchmark {
             BenchDir.deleteTree(gen);
         }
         System.out.printf("[vb] generated the recovery WAL (%d-byte writes) in %.1f s%n", writeSize, (System.nanoTime() - started) / 1e9);
+    }
+
+    /**
+     * Cuts the zeros after the last record of the copy's last segment (the writer ends every
+     * write at a page boundary: FORMATS.md), as the first replay after a kill -9 would: then no
+     * replay of the master's hard links writes to them.
+     */
+    private static void cutToRecords(Path walDir) throws IOException {
+        Path first;
+        try (Stream<Path> files = Files.list(walDir)) {
+            first = files.sorted().findFirst().orElseThrow();
+        }
+        UUID volumeId;
+        try (FsFile f = NioFs.INSTANCE.open(first)) {
+            volumeId = WalHeader.read(f, first.toString()).volumeId();
+        }
+        for (WalSegment s : WalReplay.replay(NioFs.INSTANCE, walDir, volumeId, 0, (seg, type, seq, firstBlock, count, at) -> { }).segments()) {
+            s.close();
+        }
     }
 
     /** Room for the whole WAL without backpressure, and no time-based sealing. */

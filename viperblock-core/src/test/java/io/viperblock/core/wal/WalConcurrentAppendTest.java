@@ -16,6 +16,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,6 +38,7 @@ class WalConcurrentAppendTest {
         WalWriter wal = new WalWriter(NioFs.INSTANCE, dir, id, 1, 1 << 20, new AtomicLong(1), List.of());
         Map<Long, Long> blockBySeq = new ConcurrentHashMap<>();
         AtomicBoolean appending = new AtomicBoolean(true);
+        AtomicReference<Throwable> failed = new AtomicReference<>(); // the first failure of any thread
         assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
             Thread churn = Thread.ofPlatform().start(() -> { // other holders of the write lock
                 try {
@@ -49,7 +51,7 @@ class WalConcurrentAppendTest {
                         Thread.sleep(1);
                     }
                 } catch (Exception e) {
-                    throw new AssertionError(e);
+                    failed.compareAndSet(null, e);
                 }
             });
             List<Thread> appenders = new ArrayList<>();
@@ -66,7 +68,8 @@ class WalConcurrentAppendTest {
                             WalWriter.Record r = wal.append(WalRecord.WRITE, block, blocks, payload);
                             blockBySeq.put(r.seq(), block);
                         } catch (Exception e) {
-                            throw new AssertionError(e);
+                            failed.compareAndSet(null, e);
+                            return;
                         }
                     }
                 };
@@ -78,6 +81,9 @@ class WalConcurrentAppendTest {
             appending.set(false);
             churn.join();
         });
+        if (failed.get() != null) {
+            throw new AssertionError("an appender or the sealing thread failed", failed.get());
+        }
         assertEquals(THREADS * PER_THREAD, blockBySeq.size(), "one sequence number for each record");
         long last = wal.append(WalRecord.WRITE, -1 >>> 1, 1, ByteBuffer.allocate(4096).putLong(0, -1 >>> 1)).seq();
         blockBySeq.put(last, (long) (-1 >>> 1));
