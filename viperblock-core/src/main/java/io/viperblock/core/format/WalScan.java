@@ -29,6 +29,8 @@ import java.util.zip.CRC32C;
  * <p>Stateless, hence thread-safe; each scan uses its own buffers.
  */
 public final class WalScan {
+    /** The problem of a scan that stops at a 32-byte header of zeros (or fewer bytes, all zero). */
+    public static final String ZERO_FILLED_TAIL = "zero-filled tail";
 
     /** Size of the buffer payloads are checksummed through. */
     static final int READ_BUFFER = 1 << 20;
@@ -109,12 +111,12 @@ public final class WalScan {
             int h = window.at(offset, WalRecord.RECORD_HEADER);
             if (h < 0) {
                 int got = window.available(offset);
-                problem = Formats.allZero(window.buf, window.index(offset), window.index(offset) + got) ? "zero-filled tail" : "truncated record header";
+                problem = Formats.allZero(window.buf, window.index(offset), window.index(offset) + got) ? ZERO_FILLED_TAIL : "truncated record header";
                 return result(offset, records, lastSeq, problem);
             }
             ByteBuffer header = window.buf.slice(h, WalRecord.RECORD_HEADER).order(ByteOrder.BIG_ENDIAN);
             if (Formats.allZero(header, 0, WalRecord.RECORD_HEADER)) {
-                return result(offset, records, lastSeq, "zero-filled tail");
+                return result(offset, records, lastSeq, ZERO_FILLED_TAIL);
             }
             int stored = header.getInt(0);
             int type = header.get(4) & 0xff;

@@ -259,7 +259,13 @@ public final class WalReplay {
                 }
                 if (r.problem() != null) {
                     long cut = size - r.endOfValidData();
-                    log.warn("WAL segment {}: {} at offset {}; cutting the torn tail ({} bytes) and going on", path, r.problem(), r.problemOffset(), cut);
+                    if (r.problem().equals(WalScan.ZERO_FILLED_TAIL)) {
+                        // what the writer leaves after its last record (zeros to the end of the
+                        // page, or written ahead), and maybe a reused file's old records behind
+                        log.info("WAL segment {}: zeros after the last record at offset {}; cutting {} bytes", path, r.problemOffset(), cut);
+                    } else {
+                        log.warn("WAL segment {}: {} at offset {}; cutting the torn tail ({} bytes) and going on", path, r.problem(), r.problemOffset(), cut);
+                    }
                     file.truncate(r.endOfValidData());
                     file.force();
                     torn += cut;
