@@ -117,7 +117,7 @@ public final class WalWriter implements AutoCloseable {
      * without this, 22,630 IOPS (40,529 before the drop) and 181 MiB read from disk; with it,
      * 31,052 (35,491 before the drop) and 64 MiB read, 5 MiB of it by our threads.
      */
-    static final int PAGE = 4096;
+    public static final int PAGE = 4096;
     /** The active segment is in a new file (not a reused one); guarded by writeLock. */
     private boolean activeInNewFile;
     /** The active segment's file holds written blocks (records or zeros) up to here; guarded by writeLock. */
