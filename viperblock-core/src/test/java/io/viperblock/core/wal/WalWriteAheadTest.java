@@ -1,5 +1,6 @@
 package io.viperblock.core.wal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -8,21 +9,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.viperblock.core.format.WalHeader;
 import io.viperblock.core.format.WalRecord;
 import io.viperblock.core.format.WalScan;
+import io.viperblock.core.io.FsFile;
 import io.viperblock.core.io.NioFs;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Zeros written ahead of the records of a segment in a new file once a client flushes
- * ({@code WalWriter.writeAhead}): so that flushes overwrite written blocks instead of growing the
- * file. They must never be taken for records, and must be gone from every sealed segment.
+ * The zeros the writer leaves after its records. Zeros written ahead of the records of a segment
+ * in a new file once a client flushes ({@code WalWriter.writeAhead}): so that flushes overwrite
+ * written blocks instead of growing the file. Zeros to the end of the page after every write
+ * ({@code WalWriter.PAGE}), and a reused file's header written as a whole page: so that no write
+ * covers part of a page the page cache may not hold, which would make the kernel read it from
+ * disk first. They must never be taken for records, and must be gone from every sealed segment.
  */
 class WalWriteAheadTest {
     private static final long SEGMENT = 4 << 20;
@@ -106,6 +112,58 @@ class WalWriteAheadTest {
         }
     }
 
+    @Test
+    void everyWriteEndsAtAPageEndInAReusedFileAndACrashReplaysEveryRecord() throws Exception {
+        WalWriter wal = new WalWriter(NioFs.INSTANCE, dir, id, 1, SEGMENT, nextSeq, List.of());
+        WalSegment old = wal.active();
+        for (int i = 0; i < 200; i++) { // old records all through the file the next segment reuses
+            wal.append(WalRecord.WRITE, i, 1, filled(4096, (byte) 0x5a));
+        }
+        assertEquals(old, wal.sealActive());
+        byte[] oldBytes = Files.readAllBytes(old.path());
+        wal.retire(old); // its file becomes a spare
+        wal.append(WalRecord.WRITE, 0, 1, filled(4096, (byte) 1));
+        wal.sealActive(); // the segment started at the first seal took a new file; the next one takes the spare
+        WalSegment reused = wal.active();
+        assertEquals(oldBytes.length, Files.size(reused.path()), "the new segment is in the old file: " + reused.path());
+        assertZeros(reused.path(), WalHeader.LENGTH, WalWriter.PAGE, "the header page");
+
+        SplittableRandom random = new SplittableRandom(20261127L);
+        List<byte[]> payloads = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            if (random.nextInt(3) == 0) { // a record of its header alone: the ends move by 32 bytes
+                wal.append(WalRecord.TRIM, 5_000 + i, 1 + random.nextInt(8), null);
+            }
+            int blocks = 1 + random.nextInt(3);
+            byte[] p = new byte[blocks * 4096];
+            random.nextBytes(p);
+            payloads.add(p);
+            wal.append(WalRecord.WRITE, 10_000 + i, blocks, ByteBuffer.wrap(p));
+            long end = reused.size();
+            long pageEnd = (end + WalWriter.PAGE - 1) / WalWriter.PAGE * WalWriter.PAGE;
+            assertZeros(reused.path(), end, pageEnd, "after record " + i);
+            if (pageEnd + 8 <= oldBytes.length) {
+                assertEquals(ByteBuffer.wrap(oldBytes).getLong((int) pageEnd), readLong(reused.path(), pageEnd),
+                        "the old records from the next page on: nothing more was written");
+            }
+        }
+        wal.abandon(); // a crash: the old records are still behind the new ones
+
+        List<byte[]> replayed = new ArrayList<>();
+        WalReplay.Result r = WalReplay.replay(NioFs.INSTANCE, dir, id, 0, (segment, type, seq, firstBlock, count, payloadOffset) -> {
+            if (type == WalRecord.WRITE && firstBlock >= 10_000) {
+                replayed.add(read(segment.file(), payloadOffset, payloads.get((int) firstBlock - 10_000).length));
+            }
+        });
+        assertEquals(payloads.size(), replayed.size(), "every new record, and none of the old ones behind them");
+        for (int i = 0; i < payloads.size(); i++) {
+            assertArrayEquals(payloads.get(i), replayed.get(i), "record " + i);
+        }
+        for (WalSegment s : r.segments()) {
+            s.close();
+        }
+    }
+
     private static void append(WalWriter wal, int n) throws Exception {
         for (int i = 0; i < n; i++) {
             ByteBuffer block = ByteBuffer.allocate(4096);
@@ -115,11 +173,42 @@ class WalWriteAheadTest {
     }
 
     private static void assertZeros(Path file, long from) throws Exception {
-        byte[] b = Files.readAllBytes(file);
-        for (long i = from; i < b.length; i++) {
-            if (b[(int) i] != 0) {
-                throw new AssertionError("byte " + i + " of " + file + " is " + b[(int) i] + ", not zero");
+        assertZeros(file, from, Files.size(file), "after the records");
+    }
+
+    private static void assertZeros(Path file, long from, long to, String what) throws Exception {
+        try (FsFile f = NioFs.INSTANCE.open(file)) {
+            ByteBuffer b = ByteBuffer.allocate((int) (to - from));
+            f.read(b, from);
+            for (int i = 0; i < b.capacity(); i++) {
+                if (b.get(i) != 0) {
+                    throw new AssertionError(what + ": byte " + (from + i) + " of " + file + " is " + b.get(i) + ", not zero");
+                }
             }
+        }
+    }
+
+    private static ByteBuffer filled(int n, byte b) {
+        byte[] a = new byte[n];
+        java.util.Arrays.fill(a, b);
+        return ByteBuffer.wrap(a);
+    }
+
+    private static byte[] read(FsFile f, long position, int n) {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        try {
+            f.read(b, position);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return b.array();
+    }
+
+    private static long readLong(Path file, long position) throws Exception {
+        try (FsFile f = NioFs.INSTANCE.open(file)) {
+            ByteBuffer b = ByteBuffer.allocate(8);
+            f.read(b, position);
+            return b.getLong(0);
         }
     }
 

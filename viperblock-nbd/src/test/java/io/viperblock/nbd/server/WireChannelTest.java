@@ -33,6 +33,7 @@ class WireChannelTest {
                 SocketChannel client = SocketChannel.open(listener.getLocalAddress());
                 WireChannel wire = new WireChannel(listener.accept())) {
             Set<Long> received = new HashSet<>();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
             assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
                 List<Thread> senders = new ArrayList<>();
                 for (int t = 0; t < THREADS; t++) {
@@ -49,8 +50,8 @@ class WireChannelTest {
                                 ByteBuffer data = ByteBuffer.wrap(body);
                                 wire.write(header, data);
                                 assertEquals(0, data.remaining(), "write returns once the reply is written");
-                            } catch (Exception e) {
-                                throw new AssertionError(e);
+                            } catch (Exception | AssertionError e) { // reported below: a thread's own would go unseen
+                                failed.compareAndSet(null, e);
                             }
                         }
                     };
@@ -72,6 +73,9 @@ class WireChannelTest {
                     t.join();
                 }
             });
+            if (failed.get() != null) {
+                throw new AssertionError("a sender failed", failed.get());
+            }
             assertEquals(THREADS * PER_THREAD, received.size());
         }
     }
