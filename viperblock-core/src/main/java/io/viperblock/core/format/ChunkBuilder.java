@@ -91,6 +91,53 @@ public final class ChunkBuilder {
         count++;
     }
 
+    /** Fills a buffer with the bytes of blocks ({@link #addRun}). */
+    @FunctionalInterface
+    public interface BlockSource {
+        /** Fills every remaining byte of {@code dst}, or throws. */
+        void readInto(ByteBuffer dst) throws java.io.IOException;
+    }
+
+    /**
+     * Adds {@code n} consecutive blocks, {@code firstBlock} to {@code firstBlock + n - 1}, all
+     * written at {@code seq}, whose bytes {@code source} reads straight into the chunk's buffer
+     * (for the consolidator: one read from the WAL a run, no copy through another buffer).
+     *
+     * @throws IllegalStateException if fewer than {@code n} blocks are free or the chunk is finished
+     * @throws java.io.IOException if {@code source} fails; the chunk is then as before the call
+     */
+    public void addRun(long firstBlock, long seq, int n, BlockSource source) throws java.io.IOException {
+        if (finished != null) {
+            throw new IllegalStateException("chunk " + chunkSeq + " is finished");
+        }
+        if (n < 1 || n > free()) {
+            throw new IllegalStateException("chunk " + chunkSeq + " has room for " + free() + " blocks, not " + n);
+        }
+        if (firstBlock < 0) {
+            throw new IllegalArgumentException("block number must be >= 0: " + firstBlock);
+        }
+        if (seq < 1) {
+            throw new IllegalArgumentException("seq must be >= 1: " + seq);
+        }
+        int at = count * Formats.BLOCK_SIZE;
+        ByteBuffer dst = buf.slice(at, n * Formats.BLOCK_SIZE);
+        source.readInto(dst);
+        if (dst.hasRemaining()) {
+            throw new java.io.IOException("chunk " + chunkSeq + ": the source left " + dst.remaining() + " of " + n * Formats.BLOCK_SIZE + " bytes unread");
+        }
+        for (int i = 0; i < n; i++, at += Formats.BLOCK_SIZE) {
+            blocks[count] = firstBlock + i;
+            seqs[count] = seq;
+            crcs[count] = Formats.crc32c(buf, at, at + Formats.BLOCK_SIZE);
+            count++;
+        }
+    }
+
+    /** Blocks that can still be added. */
+    public int free() {
+        return ChunkFooter.MAX_BLOCKS - count;
+    }
+
     /** Number of blocks added so far. */
     public int count() {
         return count;

@@ -48,7 +48,6 @@ import org.slf4j.LoggerFactory;
 final class Consolidator implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Consolidator.class);
     private static final int BLOCK = Formats.BLOCK_SIZE;
-    private static final int READ_BATCH_BLOCKS = 256;
 
     private final Volume volume;
     private final ObjectStore store;
@@ -224,36 +223,24 @@ final class Consolidator implements AutoCloseable {
         List<Future<?>> uploads = new ArrayList<>();
         ChunkBuilder builder = null;
         long chunkSeq = 0;
-        ByteBuffer batch = ByteBuffer.allocate(READ_BATCH_BLOCKS * BLOCK);
         try {
             for (long[] run : runs) {
                 if (run[3] == ExtentMap.ZERO) {
                     entries.add(MapDelta.Entry.hole(run[0], run[1]));
                     continue;
                 }
-                long entryStart = run[0];
-                int entryOffset = -1;
-                for (long j = 0; j < run[1]; j++) {
+                for (long j = 0; j < run[1]; ) {
                     if (builder == null) {
                         chunkSeq = nextSeq.getAndIncrement();
                         builder = new ChunkBuilder(chunkSeq, epoch, chunkBuffer());
                     }
-                    if (entryOffset < 0) {
-                        entryStart = run[0] + j;
-                        entryOffset = builder.count();
-                    }
-                    if (!batch.hasRemaining() || j == 0) { // read the WAL in large pieces, not a block at a time
-                        int n = (int) Math.min(READ_BATCH_BLOCKS, run[1] - j);
-                        batch.clear().limit(n * BLOCK);
-                        seg.read(batch, run[3] + j * BLOCK);
-                        batch.flip();
-                    }
-                    builder.add(run[0] + j, run[2], batch.slice(batch.position(), BLOCK));
-                    batch.position(batch.position() + BLOCK);
-                    if (builder.isFull() || j == run[1] - 1) {
-                        entries.add(MapDelta.Entry.data(entryStart, run[0] + j + 1 - entryStart, chunkSeq, entryOffset));
-                        entryOffset = -1;
-                    }
+                    // as much of the run as the chunk takes, read from the WAL straight into it
+                    int n = (int) Math.min(builder.free(), run[1] - j);
+                    int entryOffset = builder.count();
+                    long from = run[3] + j * BLOCK;
+                    builder.addRun(run[0] + j, run[2], n, dst -> seg.read(dst, from));
+                    entries.add(MapDelta.Entry.data(run[0] + j, n, chunkSeq, entryOffset));
+                    j += n;
                     if (builder.isFull()) {
                         chunks.add(new MapDelta.ChunkRef(chunkSeq, builder.count()));
                         uploads.add(upload(chunkSeq, builder.finish()));

@@ -258,6 +258,52 @@ class ChunkFormatTest {
         assertThrows(IllegalStateException.class, () -> c.add(0, 1, ByteBuffer.allocate(4096)));
     }
 
+    @Test
+    void runsReadStraightInBuildTheSameObjectAsBlockByBlock() throws java.io.IOException {
+        SplittableRandom r = Seeds.random("runsReadStraightInBuildTheSameObjectAsBlockByBlock");
+        for (int round = 0; round < 20; round++) {
+            long chunkSeq = 1 + r.nextLong(1000);
+            ChunkBuilder byBlock = new ChunkBuilder(chunkSeq, 7, false);
+            ChunkBuilder byRun = new ChunkBuilder(chunkSeq, 7, true);
+            while (byRun.free() > 0 && r.nextInt(40) != 0) {
+                int n = 1 + r.nextInt(Math.min(byRun.free(), r.nextBoolean() ? 8 : 1024));
+                long first = r.nextLong(1L << 40);
+                long seq = 1 + r.nextLong(1L << 40);
+                byte[] data = Seeds.bytes(r, n * 4096);
+                for (int i = 0; i < n; i++) {
+                    byBlock.add(first + i, seq, ByteBuffer.wrap(data, i * 4096, 4096));
+                }
+                // a source that fails, or leaves bytes unread, adds nothing
+                int before = byRun.count();
+                assertThrows(java.io.IOException.class, () -> byRun.addRun(first, seq, n, dst -> {
+                    dst.put(new byte[dst.remaining() / 2]);
+                    throw new java.io.IOException("disk gone");
+                }));
+                java.io.IOException shortRead = assertThrows(java.io.IOException.class,
+                        () -> byRun.addRun(first, seq, n, dst -> dst.put(new byte[dst.remaining() - 1])));
+                assertTrue(shortRead.getMessage().contains("left 1 of " + n * 4096 + " bytes unread"), shortRead.getMessage());
+                assertEquals(before, byRun.count());
+                byRun.addRun(first, seq, n, dst -> dst.put(data));
+                assertEquals(byBlock.count(), byRun.count());
+            }
+            if (byRun.count() == 0) {
+                continue;
+            }
+            assertEquals(byBlock.finish(), byRun.finish(), "round " + round + ", " + byRun.count() + " blocks");
+        }
+        ChunkBuilder b = new ChunkBuilder(1, 1);
+        b.addRun(0, 1, 1000, dst -> dst.position(dst.limit()));
+        assertEquals(24, b.free());
+        assertThrows(IllegalStateException.class, () -> b.addRun(0, 1, 25, dst -> dst.position(dst.limit())));
+        assertThrows(IllegalStateException.class, () -> b.addRun(0, 1, 0, dst -> { }));
+        assertThrows(IllegalArgumentException.class, () -> b.addRun(-1, 1, 1, dst -> dst.position(dst.limit())));
+        assertThrows(IllegalArgumentException.class, () -> b.addRun(0, 0, 1, dst -> dst.position(dst.limit())));
+        b.addRun(5, 1, 24, dst -> dst.position(dst.limit()));
+        assertTrue(b.isFull());
+        b.finish();
+        assertThrows(IllegalStateException.class, () -> b.addRun(0, 1, 1, dst -> dst.position(dst.limit())));
+    }
+
     private static void assertFails(byte[] obj, long offset, String problem) {
         CorruptFormatException e = assertThrows(CorruptFormatException.class,
                 () -> ChunkFooter.parseObject(ByteBuffer.wrap(obj), KEY));
