@@ -107,6 +107,17 @@ public final class ChunkBuilder {
      * @throws java.io.IOException if {@code source} fails; the chunk is then as before the call
      */
     public void addRun(long firstBlock, long seq, int n, BlockSource source) throws java.io.IOException {
+        addRun(firstBlock, seq, n, source, null, 0);
+    }
+
+    /**
+     * As {@link #addRun(long, long, int, BlockSource)}, with the blocks' CRC32Cs given:
+     * {@code blockCrcs[crcFrom + i]} for block {@code i}, computed when the data was received (the
+     * WAL's {@code RecordList}); if {@code blockCrcs} is null they are computed here. Given CRCs that
+     * do not match the bytes the source reads make a chunk whose reads fail their check, so
+     * data damaged between the client and the chunk is found, not stored as good.
+     */
+    public void addRun(long firstBlock, long seq, int n, BlockSource source, int[] blockCrcs, int crcFrom) throws java.io.IOException {
         if (finished != null) {
             throw new IllegalStateException("chunk " + chunkSeq + " is finished");
         }
@@ -128,7 +139,7 @@ public final class ChunkBuilder {
         for (int i = 0; i < n; i++, at += Formats.BLOCK_SIZE) {
             blocks[count] = firstBlock + i;
             seqs[count] = seq;
-            crcs[count] = Formats.crc32c(buf, at, at + Formats.BLOCK_SIZE);
+            crcs[count] = blockCrcs != null ? blockCrcs[crcFrom + i] : Formats.crc32c(buf, at, at + Formats.BLOCK_SIZE);
             count++;
         }
     }

@@ -59,6 +59,16 @@ public final class WalRecord {
     public static void encodeRecordHeader(ByteBuffer dst32, int type, long seq, long firstBlock, int count,
                                           ByteBuffer payloadOrNull) {
         int payloadLength = payloadOrNull == null ? 0 : payloadOrNull.remaining();
+        encodeRecordHeader(dst32, type, seq, firstBlock, count, payloadLength, payloadLength == 0 ? 0 : Crc32c.of(payloadOrNull));
+    }
+
+    /**
+     * As {@link #encodeRecordHeader(ByteBuffer, int, long, long, int, ByteBuffer)}, for a payload
+     * of {@code payloadLength} bytes whose CRC32C the caller has computed (0 for none): the
+     * header's CRC is combined with it ({@link Crc32c#combine}), the payload is not read.
+     */
+    public static void encodeRecordHeader(ByteBuffer dst32, int type, long seq, long firstBlock, int count,
+                                          int payloadLength, int payloadCrc) {
         String bad = check(type, seq, firstBlock, count, payloadLength);
         if (bad != null) {
             throw new IllegalArgumentException(bad);
@@ -74,10 +84,7 @@ public final class WalRecord {
                 .putInt(28, payloadLength);
         CRC32C crc = new CRC32C();
         crc.update(h.duplicate().position(4));
-        if (payloadLength > 0) {
-            crc.update(payloadOrNull.duplicate());
-        }
-        h.putInt(0, (int) crc.getValue());
+        h.putInt(0, Crc32c.combine((int) crc.getValue(), payloadCrc, payloadLength));
         dst32.position(dst32.position() + RECORD_HEADER);
     }
 

@@ -223,6 +223,7 @@ final class Consolidator implements AutoCloseable {
         List<Future<?>> uploads = new ArrayList<>();
         ChunkBuilder builder = null;
         long chunkSeq = 0;
+        int[] crcs = recs.blockCrcs(); // computed as the writes came in; null after a replay
         try {
             for (long[] run : runs) {
                 if (run[3] == ExtentMap.ZERO) {
@@ -238,7 +239,7 @@ final class Consolidator implements AutoCloseable {
                     int n = (int) Math.min(builder.free(), run[1] - j);
                     int entryOffset = builder.count();
                     long from = run[3] + j * BLOCK;
-                    builder.addRun(run[0] + j, run[2], n, dst -> seg.read(dst, from));
+                    builder.addRun(run[0] + j, run[2], n, dst -> seg.read(dst, from), crcs, crcs == null ? 0 : recs.blockCrcIndex(from));
                     entries.add(MapDelta.Entry.data(run[0] + j, n, chunkSeq, entryOffset));
                     j += n;
                     if (builder.isFull()) {

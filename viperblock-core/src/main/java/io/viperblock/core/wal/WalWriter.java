@@ -1,6 +1,7 @@
 package io.viperblock.core.wal;
 
 import io.viperblock.core.NoSpaceException;
+import io.viperblock.core.format.Crc32c;
 import io.viperblock.core.format.Formats;
 import io.viperblock.core.format.WalRecord;
 import io.viperblock.core.format.WalHeader;
@@ -146,6 +147,9 @@ public final class WalWriter implements AutoCloseable {
         final long firstBlock;
         final int count;
         final ByteBuffer payload;
+        /** The CRC32C of each block of the payload, and of the whole: computed before the lock. */
+        final int[] blockCrcs;
+        final int payloadCrc;
         long seq;
         long position;
         WalSegment segment;
@@ -157,6 +161,13 @@ public final class WalWriter implements AutoCloseable {
             this.firstBlock = firstBlock;
             this.count = count;
             this.payload = payload;
+            if (payload != null && payload.hasRemaining()) {
+                this.blockCrcs = new int[payload.remaining() / Formats.BLOCK_SIZE];
+                this.payloadCrc = Crc32c.ofBlocks(payload, blockCrcs);
+            } else {
+                this.blockCrcs = null;
+                this.payloadCrc = 0;
+            }
         }
 
         public long seq() { return seq; }
@@ -290,7 +301,8 @@ public final class WalWriter implements AutoCloseable {
         long pos = start;
         for (Record r : batch) {
             ByteBuffer h = headers.slice(headers.position(), WalRecord.RECORD_HEADER);
-            WalRecord.encodeRecordHeader(h, r.type, r.seq, r.firstBlock, r.count, r.payload);
+            WalRecord.encodeRecordHeader(h, r.type, r.seq, r.firstBlock, r.count,
+                    r.payload == null ? 0 : r.payload.remaining(), r.payloadCrc);
             h.flip();
             headers.position(headers.position() + WalRecord.RECORD_HEADER);
             bufs[n++] = h;
@@ -326,7 +338,7 @@ public final class WalWriter implements AutoCloseable {
         }
         Record lastRecord = batch.get(batch.size() - 1);
         for (Record r : batch) {
-            seg.records().add(r.type, r.seq, r.firstBlock, r.count, WalSegment.segmentOffset(r.position));
+            seg.records().add(r.type, r.seq, r.firstBlock, r.count, WalSegment.segmentOffset(r.position), r.blockCrcs);
         }
         seg.appended(pos, lastRecord.seq);
         if (activeInNewFile && flushedInActive && writtenAhead - pos < WRITE_AHEAD_BYTES / 2) {

@@ -283,7 +283,14 @@ class ChunkFormatTest {
                         () -> byRun.addRun(first, seq, n, dst -> dst.put(new byte[dst.remaining() - 1])));
                 assertTrue(shortRead.getMessage().contains("left 1 of " + n * 4096 + " bytes unread"), shortRead.getMessage());
                 assertEquals(before, byRun.count());
-                byRun.addRun(first, seq, n, dst -> dst.put(data));
+                if (r.nextBoolean()) { // the CRCs computed when the data came in, as the consolidator passes them
+                    int[] crcs = new int[n + 2];
+                    Crc32c.ofBlocks(ByteBuffer.wrap(data), crcs);
+                    System.arraycopy(crcs, 0, crcs, 2, n);
+                    byRun.addRun(first, seq, n, dst -> dst.put(data), crcs, 2);
+                } else {
+                    byRun.addRun(first, seq, n, dst -> dst.put(data));
+                }
                 assertEquals(byBlock.count(), byRun.count());
             }
             if (byRun.count() == 0) {
