@@ -168,6 +168,9 @@ public final class ServeMetrics {
         w.family("viperblock_nbd_requests_served_by_reader_total", Type.COUNTER,
                 "NBD requests that the connection's reader served itself, without a hand-off to a worker.");
         w.sample(nbd.stats().servedByReader());
+        w.family("viperblock_nbd_writes_joined_total", Type.COUNTER,
+                "NBD writes served together with others that were already read, in one group commit and one reply write.");
+        w.sample(nbd.stats().joinedWrites());
         w.family("viperblock_nbd_errors_total", Type.COUNTER, "NBD error replies, by errno.");
         for (Map.Entry<String, Long> e : nbd.stats().errorsByErrno().entrySet()) {
             w.sample(e.getValue(), "errno", e.getKey());

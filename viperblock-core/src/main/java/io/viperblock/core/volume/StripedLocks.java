@@ -52,6 +52,36 @@ final class StripedLocks {
         return ((long) a << 32) | b;
     }
 
+    /**
+     * Locks every stripe covering any of the ranges [firsts[i], ends[i]) for i below {@code n},
+     * in ascending stripe order like {@link #lock}, each stripe once; {@code held} (four longs,
+     * a bit per stripe) says which, for {@link #unlockAll}.
+     */
+    void lockAll(long[] firsts, long[] ends, int n, long[] held) {
+        java.util.Arrays.fill(held, 0);
+        for (int i = 0; i < n; i++) {
+            long g0 = firsts[i] >>> GROUP_SHIFT;
+            long g1 = (ends[i] - 1) >>> GROUP_SHIFT;
+            for (long g = g0; g <= g1 && g - g0 < STRIPES; g++) {
+                int stripe = (int) (g % STRIPES);
+                held[stripe >>> 6] |= 1L << stripe;
+            }
+        }
+        for (int stripe = 0; stripe < STRIPES; stripe++) {
+            if ((held[stripe >>> 6] & 1L << stripe) != 0) {
+                locks[stripe].lock();
+            }
+        }
+    }
+
+    void unlockAll(long[] held) {
+        for (int stripe = STRIPES - 1; stripe >= 0; stripe--) {
+            if ((held[stripe >>> 6] & 1L << stripe) != 0) {
+                locks[stripe].unlock();
+            }
+        }
+    }
+
     void unlock(long token) {
         int a = (int) (token >>> 32);
         int b = (int) token;

@@ -241,6 +241,80 @@ public final class Volume implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes {@code data[i]}'s remaining bytes at {@code offsets[i]} for each i below {@code n}, as
+     * one group commit: one pass through the block locks and the WAL's lock for all of them,
+     * which is what a client's queue of small writes costs otherwise once per write. Each write
+     * covers whole blocks (offset and length multiples of 4096, at most
+     * {@link WalRecord#MAX_WRITE_BLOCKS} blocks); they apply in order, as {@code n} calls of
+     * {@link #write(long, ByteBuffer, boolean)} without FUA would. If any fails, the exception
+     * says why and the others may or may not be written.
+     *
+     * @throws IllegalArgumentException if a write is not of whole blocks
+     */
+    public void writeAll(long[] offsets, ByteBuffer[] data, int n) throws IOException {
+        if (n == 0) {
+            return;
+        }
+        enter();
+        try {
+            long started = System.nanoTime();
+            long[] firsts = new long[n];
+            long[] ends = new long[n];
+            WalWriter.Record[] records = new WalWriter.Record[n];
+            for (int i = 0; i < n; i++) {
+                int length = data[i].remaining();
+                checkRange("write", offsets[i], length);
+                if (offsets[i] % BLOCK != 0 || length % BLOCK != 0 || length == 0 || length / BLOCK > WalRecord.MAX_WRITE_BLOCKS) {
+                    throw new IllegalArgumentException("writeAll takes whole blocks, up to " + WalRecord.MAX_WRITE_BLOCKS
+                            + ": " + length + " bytes at " + offsets[i]);
+                }
+                firsts[i] = offsets[i] / BLOCK;
+                ends[i] = firsts[i] + length / BLOCK;
+                records[i] = WalWriter.record(WalRecord.WRITE, firsts[i], length / BLOCK, data[i].slice());
+            }
+            long[] held = new long[4];
+            stripes.lockAll(firsts, ends, n, held);
+            IOException failed = null;
+            try {
+                waitForRoom();
+                wal.appendAll(records, n);
+                viewLock.lock();
+                try {
+                    for (WalWriter.Record r : records) {
+                        if (r.error() == null) {
+                            dirty.put(r.firstBlock(), r.count(), r.seq(), r.position());
+                        } else if (failed == null) {
+                            failed = r.error();
+                        }
+                    }
+                } finally {
+                    viewLock.unlock();
+                }
+                ChangeObserver o = observer;
+                for (WalWriter.Record r : records) {
+                    if (r.error() == null) {
+                        r.segment().published();
+                        if (o != null) {
+                            o.changed(r.seq(), WalRecord.WRITE, r.firstBlock(), r.count(), r.payload().duplicate());
+                        }
+                    }
+                }
+            } finally {
+                stripes.unlockAll(held);
+            }
+            if (failed != null) {
+                throw failed instanceof NoSpaceException e ? new NoSpaceException(e.getMessage(), e) : new IOException(failed.getMessage(), failed);
+            }
+            long took = System.nanoTime() - started;
+            for (int i = 0; i < n; i++) {
+                metrics.write(data[i].remaining(), took);
+            }
+        } finally {
+            exit();
+        }
+    }
+
     /** Makes the range read as zeros; whole blocks become holes (no zero bytes are stored). */
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
         enter();

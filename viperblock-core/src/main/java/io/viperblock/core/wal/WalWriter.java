@@ -171,6 +171,11 @@ public final class WalWriter implements AutoCloseable {
         }
 
         public long seq() { return seq; }
+        public long firstBlock() { return firstBlock; }
+        public int count() { return count; }
+        public ByteBuffer payload() { return payload; }
+        /** Why the record was not written ({@link #appendAll}), or null. */
+        public IOException error() { return error; }
         /** WAL position of the payload (see {@link WalSegment#position}), valid for WRITE records. */
         public long position() { return position; }
         /** The segment the record went into; call {@link WalSegment#published()} once it is in the dirty index. */
@@ -220,18 +225,34 @@ public final class WalWriter implements AutoCloseable {
      */
     public Record append(int type, long firstBlock, int count, ByteBuffer payload) throws IOException {
         Record r = new Record(type, firstBlock, count, payload);
+        appendAll(new Record[] {r}, 1);
+        Throwable error = r.error;
+        if (error != null) {
+            throw error instanceof NoSpaceException e ? new NoSpaceException(e.getMessage(), e) : new IOException(error.getMessage(), error);
+        }
+        return r;
+    }
+
+    /**
+     * Appends the first {@code n} records of {@code batch} (made with {@link #record}) in order, in
+     * one group commit, and returns once each is written or has failed: a record whose
+     * {@link Record#error()} is null is written, like a record {@link #append} returns.
+     */
+    public void appendAll(Record[] batch, int n) throws IOException {
         queueLock.lock();
         try {
             checkUsable();
-            r.seq = nextSeq.getAndIncrement();
-            queue.add(r);
+            for (int i = 0; i < n; i++) {
+                batch[i].seq = nextSeq.getAndIncrement();
+                queue.add(batch[i]);
+            }
         } finally {
             queueLock.unlock();
         }
         List<WalSegment> drop = null;
         writeLock.lock();
         try {
-            if (!r.done) {
+            if (!batch[n - 1].done) { // the records are written in queue order: the last one is done last
                 writeQueued();
             }
             if (diskFull) {
@@ -250,10 +271,11 @@ public final class WalWriter implements AutoCloseable {
             }
             dropSpares(); // after let: a segment let go may just have become a spare
         }
-        if (r.error != null) {
-            throw r.error instanceof NoSpaceException e ? new NoSpaceException(e.getMessage(), e) : new IOException(r.error.getMessage(), r.error);
-        }
-        return r;
+    }
+
+    /** A record for {@link #appendAll}; its payload's CRCs are computed here, on the caller's thread. */
+    public static Record record(int type, long firstBlock, int count, ByteBuffer payload) {
+        return new Record(type, firstBlock, count, payload);
     }
 
     /** Writes every queued record; called with {@code writeLock} held. */

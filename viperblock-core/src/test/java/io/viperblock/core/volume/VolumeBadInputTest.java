@@ -71,6 +71,25 @@ class VolumeBadInputTest {
     }
 
     @Test
+    void writeAllRefusesWritesThatAreNotWholeBlocksAndWritesNoneOfTheBatch() throws Exception {
+        long[] offsets = {8192, SIZE - 4096};
+        ByteBuffer[] ok = {ByteBuffer.allocate(4096), ByteBuffer.allocate(4096)};
+        assertRejected(() -> v.writeAll(new long[] {8192, SIZE}, new ByteBuffer[] {ok[0], ok[1]}, 2), "write");
+        for (ByteBuffer bad : new ByteBuffer[] {ByteBuffer.allocate(100), ByteBuffer.allocate(0), ByteBuffer.allocate(4097)}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> v.writeAll(new long[] {8192, 65536}, new ByteBuffer[] {ByteBuffer.wrap(new byte[4096]).put(0, (byte) 9), bad}, 2));
+            assertTrue(e.getMessage().contains("whole blocks"), e.getMessage());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> v.writeAll(new long[] {8192, 100}, new ByteBuffer[] {ok[0], ok[1]}, 2));
+        assertTrue(e.getMessage().contains("4096 bytes at 100"), e.getMessage());
+        assertArrayEquals(new byte[4096], v.read(8192, 4096), "nothing of a refused batch is written");
+        v.writeAll(offsets, new ByteBuffer[] {ByteBuffer.wrap(new byte[4096]).put(0, (byte) 5), ByteBuffer.wrap(new byte[4096]).put(1, (byte) 6)}, 2);
+        assertEquals(5, v.read(8192, 1)[0]);
+        assertEquals(6, v.read(SIZE - 4096 + 1, 1)[0]);
+    }
+
+    @Test
     void closedVolumeRefusesEverythingClearly() throws Exception {
         v.close();
         for (Executable call : new Executable[] {() -> v.read(0, 1), () -> v.write(0, new byte[1], false), () -> v.flush(),

@@ -157,14 +157,143 @@ final class NbdConnection implements Runnable {
                 task.run();
                 continue;
             }
+            Writes joined = null;
+            if (joinsWrites(r) && joinsWrites(peekComplete())) {
+                Writes w = joined = new Writes(r, data);
+                collectWrites(w, header);
+                server.stats().joinedWrites(w.n);
+                task = () -> serveWrites(w);
+            }
             try {
                 workers.execute(task);
             } catch (java.util.concurrent.RejectedExecutionException e) {
-                // the server is shutting down: this request is not served, and no more are read
-                buffers.release(data);
-                release(held);
+                // the server is shutting down: these requests are not served, and no more are read
+                if (joined != null) {
+                    release(joined);
+                } else {
+                    buffers.release(data);
+                    release(held);
+                }
                 return;
             }
+        }
+    }
+
+    /** Most writes one worker serves together ({@link #collectWrites}). */
+    private static final int MAX_JOINED_WRITES = 32;
+    /** Largest write served with others: larger ones gain nothing from sharing a group commit. */
+    private static final int MAX_JOINED_WRITE_BYTES = 64 << 10;
+
+    /** Writes that one worker serves as one group commit ({@link Volume#writeAll}). */
+    private static final class Writes {
+        final Request[] requests = new Request[MAX_JOINED_WRITES];
+        final ByteBuffer[] payloads = new ByteBuffer[MAX_JOINED_WRITES];
+        int n;
+
+        Writes(Request first, ByteBuffer payload) {
+            requests[0] = first;
+            payloads[0] = payload;
+            n = 1;
+        }
+    }
+
+    /** Gives back the payload buffers and in-flight units of joined writes, served or not. */
+    private void release(Writes w) {
+        for (int i = 0; i < w.n; i++) {
+            buffers.release(w.payloads[i]);
+            release((int) (w.requests[i].length() / UNIT));
+        }
+    }
+
+    /**
+     * Whether a request may join others in one {@link Volume#writeAll}: a valid write of whole
+     * blocks of at most 64 KiB without FUA. Null (nothing buffered) may not.
+     */
+    private boolean joinsWrites(Request r) {
+        return r != null && r.type() == Nbd.CMD_WRITE && r.flags() == 0 && r.length() > 0 && r.length() <= MAX_JOINED_WRITE_BYTES
+                && r.offset() % UNIT == 0 && r.length() % UNIT == 0 && check(r) == 0;
+    }
+
+    /**
+     * The next request if the socket's buffer holds all of it (header and any payload), without
+     * consuming it; null if it does not, or if its header is not one to decode here (the reader's
+     * loop then reads and refuses it as usual).
+     */
+    private Request peekComplete() {
+        ByteBuffer h = wire.peek(Request.HEADER_LENGTH);
+        if (h == null) {
+            return null;
+        }
+        Request next;
+        try {
+            next = Request.decodeHeader(h);
+        } catch (NbdProtocolException e) {
+            return null;
+        }
+        long payload = next.type() == Nbd.CMD_WRITE ? next.length() : 0;
+        return wire.buffered() >= Request.HEADER_LENGTH + payload ? next : null;
+    }
+
+    /**
+     * Reads the writes that follow the first of {@code w} while each is already in the socket's
+     * buffer whole (reading them never blocks), may join ({@link #joinsWrites}) and fits in the
+     * in-flight bounds without waiting. A client with a queue of small writes sends them
+     * back to back: one worker then serves them with one group commit and one reply write,
+     * instead of one worker (a carrier thread woken), one WAL lock and one reply each.
+     */
+    private void collectWrites(Writes w, ByteBuffer header) throws IOException {
+        while (w.n < MAX_JOINED_WRITES) {
+            Request next = peekComplete();
+            if (!joinsWrites(next)) {
+                return;
+            }
+            int units = (int) (next.length() / UNIT);
+            if (!requests.tryAcquire()) {
+                return;
+            }
+            if (!bytes.tryAcquire(units)) {
+                requests.release();
+                return;
+            }
+            wire.readFully(header.clear()); // the header just peeked, from the buffer
+            server.stats().request(next.type());
+            unanswered.incrementAndGet();
+            ByteBuffer payload = buffers.acquire((int) next.length());
+            wire.readFully(payload);
+            w.requests[w.n] = next;
+            w.payloads[w.n] = payload.flip();
+            w.n++;
+        }
+    }
+
+    /** Serves joined writes ({@link #collectWrites}) on a worker: one group commit, one reply write. */
+    private void serveWrites(Writes w) {
+        Volume v = session.volume();
+        try {
+            long[] offsets = new long[w.n];
+            for (int i = 0; i < w.n; i++) {
+                offsets[i] = w.requests[i].offset();
+            }
+            v.writeAll(offsets, w.payloads, w.n);
+            int each = session.structured() ? StructuredReplyHeader.LENGTH : SimpleReply.HEADER_LENGTH;
+            ByteBuffer b = ByteBuffer.allocate(w.n * each);
+            for (int i = 0; i < w.n; i++) {
+                if (session.structured()) {
+                    StructuredReply.none(b, w.requests[i].cookie());
+                } else {
+                    SimpleReply.encode(b, 0, w.requests[i].cookie());
+                }
+            }
+            unanswered.addAndGet(-w.n); // see reply
+            wire.write(b.flip());
+        } catch (WireChannel.SendFailedException e) {
+            log.debug("{}: replies to {} writes not sent: {}", wire.describe(), w.n, e.getMessage());
+        } catch (Throwable e) {
+            for (int i = 0; i < w.n; i++) {
+                failed(w.requests[i], v, e);
+            }
+        } finally {
+            release(w);
         }
     }
 
@@ -281,16 +410,21 @@ final class NbdConnection implements Runnable {
             // the reply could not go out: the client left (the channel is closed now); the request itself did not fail
             log.debug("{}: reply to {} not sent: {}", wire.describe(), r, e.getMessage());
         } catch (Throwable e) {
-            int errno = Errno.of(e, r.type());
-            if (errno == Nbd.EIO) {
-                log.warn("{}: {} {} bytes at {} on {} failed: {}", wire.describe(), Nbd.commandName(r.type()), r.length(), r.offset(),
-                        v.name(), e.toString());
-            }
-            try {
-                replyError(r, errno, e.getMessage() == null ? e.toString() : e.getMessage());
-            } catch (IOException sendFailed) {
-                wire.close();
-            }
+            failed(r, v, e);
+        }
+    }
+
+    /** Answers a request that failed with {@code e} with its errno (and logs an I/O error). */
+    private void failed(Request r, Volume v, Throwable e) {
+        int errno = Errno.of(e, r.type());
+        if (errno == Nbd.EIO) {
+            log.warn("{}: {} {} bytes at {} on {} failed: {}", wire.describe(), Nbd.commandName(r.type()), r.length(), r.offset(),
+                    v.name(), e.toString());
+        }
+        try {
+            replyError(r, errno, e.getMessage() == null ? e.toString() : e.getMessage());
+        } catch (IOException sendFailed) {
+            wire.close();
         }
     }
 

@@ -8,7 +8,7 @@ import java.util.stream.Stream;
 
 /**
  * Counters of one {@link NbdServer}: connections accepted, requests by command (and how many
- * the reader served itself), error replies by errno. Thread-safe: {@link LongAdder}s, no lock,
+ * the reader served itself, how many writes were served joined), error replies by errno. Thread-safe: {@link LongAdder}s, no lock,
  * nothing allocated when counting.
  */
 public final class NbdStats {
@@ -18,6 +18,7 @@ public final class NbdStats {
 
     private final LongAdder accepted = new LongAdder();
     private final LongAdder servedByReader = new LongAdder();
+    private final LongAdder joinedWrites = new LongAdder();
     private final LongAdder[] requests = adders(COMMANDS + 1);
     private final LongAdder[] errors = adders(ERRNOS.length + 1);
 
@@ -31,6 +32,10 @@ public final class NbdStats {
 
     void readerServed() {
         servedByReader.increment();
+    }
+
+    void joinedWrites(int n) {
+        joinedWrites.add(n);
     }
 
     void request(int command) {
@@ -53,6 +58,11 @@ public final class NbdStats {
     /** Requests that a connection's reader served itself, without a worker. */
     public long servedByReader() {
         return servedByReader.sum();
+    }
+
+    /** Writes served together with others in one group commit (the first of each group included). */
+    public long joinedWrites() {
+        return joinedWrites.sum();
     }
 
     /** Requests read so far by command name ({@code READ}, {@code WRITE}, ..., {@code other}), every command listed. */

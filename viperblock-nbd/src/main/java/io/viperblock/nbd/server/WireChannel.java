@@ -116,6 +116,16 @@ final class WireChannel implements AutoCloseable {
     }
 
     /** Whether bytes the client sent are read and not yet consumed (more requests are waiting). */
+    /** Bytes already read from the socket and not yet consumed: reading them never blocks. */
+    int buffered() {
+        return in.remaining();
+    }
+
+    /** A view of the next {@code n} buffered bytes (not consumed), or null if fewer are buffered. */
+    ByteBuffer peek(int n) {
+        return in.remaining() < n ? null : in.slice(in.position(), n);
+    }
+
     boolean hasBuffered() {
         return in.hasRemaining();
     }

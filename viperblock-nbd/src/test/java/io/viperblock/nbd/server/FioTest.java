@@ -46,6 +46,8 @@ class FioTest {
         assertEquals(0, w.job().get("error").asInt(), "fio error in " + w.job());
         assertEquals(SIZE, w.job().get("write").get("io_bytes").asLong(), "bytes written");
         assertEquals(SIZE, w.job().get("read").get("io_bytes").asLong(), "bytes read back to verify");
+        long joined = nbd.server().stats().joinedWrites();
+        assertTrue(joined > 0, "fio's queue of 4 KiB writes was served one write at a time (" + joined + " joined)");
 
         nbd.restart();
         Run v = fio("verify", "--verify_only");
