@@ -40,8 +40,8 @@ class JoinedWritesTest {
                     for (int slot : slots) {
                         long base = (long) slot * (128 << 10);
                         int kind = r.nextInt(10);
-                        if (kind < 6) { // joinable: whole blocks, up to 64 KiB
-                            byte[] d = bytes(r, (1 + r.nextInt(16)) * BLOCK);
+                        if (kind < 6) { // joinable: whole blocks, up to 16 KiB
+                            byte[] d = bytes(r, (1 + r.nextInt(r.nextInt(8) == 0 ? 16 : 4)) * BLOCK); // some too large to join
                             long off = base + (long) r.nextInt(16) * BLOCK;
                             expected.put(c.sendLater(Nbd.CMD_WRITE, 0, off, d.length, d), 0);
                             System.arraycopy(d, 0, model, (int) off, d.length);
