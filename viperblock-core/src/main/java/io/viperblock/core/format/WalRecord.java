@@ -103,6 +103,14 @@ public final class WalRecord {
         };
     }
 
+    /**
+     * Null if a record of these fields is valid (whatever its sequence number), else what is
+     * wrong: for a writer to refuse a record before it joins a group commit.
+     */
+    public static String problem(int type, long firstBlock, int count, long payloadLength) {
+        return check(type, 1, firstBlock, count, payloadLength);
+    }
+
     /** Null if the fields make a valid record, else what is wrong. */
     static String check(int type, long seq, long firstBlock, int count, long payloadLength) {
         String structural = checkShape(type, count, payloadLength);

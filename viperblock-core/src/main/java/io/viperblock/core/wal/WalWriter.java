@@ -157,11 +157,16 @@ public final class WalWriter implements AutoCloseable {
         boolean done;
 
         Record(int type, long firstBlock, int count, ByteBuffer payload) {
+            // refused here, not in the group commit, where it would fail the records written with it
+            String bad = WalRecord.problem(type, firstBlock, count, payload == null ? 0 : payload.remaining());
+            if (bad != null) {
+                throw new IllegalArgumentException(bad);
+            }
             this.type = type;
             this.firstBlock = firstBlock;
             this.count = count;
             this.payload = payload;
-            if (payload != null && payload.hasRemaining()) {
+            if (type == WalRecord.WRITE) {
                 this.blockCrcs = new int[payload.remaining() / Formats.BLOCK_SIZE];
                 this.payloadCrc = Crc32c.ofBlocks(payload, blockCrcs);
             } else {

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Many appenders at once, virtual and platform threads, while another thread seals, retires and
  * syncs segments (holding the write lock too): every append returns (within the timeout), and
- * every record is written once, with its own sequence number (no gaps) and its own payload.
+ * every record is written once, with its own sequence number (no gaps) and its own payload. Now
+ * and then an appender tries a malformed record: it alone is refused.
  */
 class WalConcurrentAppendTest {
     private static final int THREADS = 48;
@@ -61,6 +62,16 @@ class WalConcurrentAppendTest {
                     SplittableRandom random = new SplittableRandom(thread);
                     for (int i = 0; i < PER_THREAD; i++) {
                         long block = (long) thread * PER_THREAD + i;
+                        if (i % 50 == 7) { // a malformed record is refused alone: it takes no seq, fails no other record
+                            try {
+                                wal.append(WalRecord.WRITE, block, 2, ByteBuffer.allocate(4096));
+                                failed.compareAndSet(null, new AssertionError("a WRITE of 2 blocks with 4096 bytes was taken"));
+                            } catch (IllegalArgumentException expected) {
+                                // "bad payload length 4096 for WRITE of 2 blocks (expected 8192)"
+                            } catch (Exception e) {
+                                failed.compareAndSet(null, e);
+                            }
+                        }
                         int blocks = 1 + random.nextInt(2);
                         ByteBuffer payload = ByteBuffer.allocate(blocks * 4096);
                         payload.putLong(0, block);
