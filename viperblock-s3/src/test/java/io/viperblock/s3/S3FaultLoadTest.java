@@ -46,6 +46,12 @@ class S3FaultLoadTest {
     static final S3ProxyFixture.Kind[] PUT_FAULTS = S3ProxyFixture.Kind.values();
     static final S3ProxyFixture.Kind[] OTHER_FAULTS = {S3ProxyFixture.Kind.ERROR, S3ProxyFixture.Kind.DELAY, S3ProxyFixture.Kind.DROP};
 
+    private static int kindsInjected(Map<S3ProxyFixture.Kind, Integer> injected, Object lock) {
+        synchronized (lock) {
+            return injected.size();
+        }
+    }
+
     @Test
     void randomFaultsLoseNothingAndNoLogShowsTheSecret() throws Exception {
         Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
@@ -90,8 +96,10 @@ class S3FaultLoadTest {
             });
             long t0 = System.nanoTime();
             try {
-                // 200 writes, and more (up to 500) until every kind of fault has been met
-                for (int i = 0; i < 200 || (injected.size() < S3ProxyFixture.Kind.values().length && i < 500); i++) {
+                // 200 writes, and more (for up to 60 s) until every kind of fault has been met: the
+                // faults come with the consolidator's PUTs, which fewer and faster writes may outrun
+                for (int i = 0; i < 200 || (kindsInjected(injected, faults) < S3ProxyFixture.Kind.values().length
+                        && System.nanoTime() - t0 < 60_000_000_000L); i++) {
                     long[] r = VolumeScenarios.randomRange(rnd, 256 << 10);
                     byte[] d = new byte[(int) r[1]];
                     rnd.nextBytes(d);
