@@ -68,27 +68,12 @@ public final class ChunkBuilder {
      * @throws IllegalStateException if the chunk is full or finished
      */
     public void add(long block, long seq, ByteBuffer data4096) {
-        if (finished != null) {
-            throw new IllegalStateException("chunk " + chunkSeq + " is finished");
-        }
-        if (count == ChunkFooter.MAX_BLOCKS) {
-            throw new IllegalStateException("chunk " + chunkSeq + " is full");
-        }
-        if (block < 0) {
-            throw new IllegalArgumentException("block number must be >= 0: " + block);
-        }
-        if (seq < 1) {
-            throw new IllegalArgumentException("seq must be >= 1: " + seq);
-        }
+        checkAdd(block, seq, 1);
         if (data4096.remaining() != Formats.BLOCK_SIZE) {
             throw new IllegalArgumentException("a block is " + Formats.BLOCK_SIZE + " bytes, got " + data4096.remaining());
         }
-        int at = count * Formats.BLOCK_SIZE;
-        buf.put(at, data4096, data4096.position(), Formats.BLOCK_SIZE);
-        blocks[count] = block;
-        seqs[count] = seq;
-        crcs[count] = Formats.crc32c(buf, at, at + Formats.BLOCK_SIZE);
-        count++;
+        buf.put(count * Formats.BLOCK_SIZE, data4096, data4096.position(), Formats.BLOCK_SIZE);
+        added(block, seq, 1, null, 0);
     }
 
     /** Fills a buffer with the bytes of blocks ({@link #addRun}). */
@@ -118,6 +103,17 @@ public final class ChunkBuilder {
      * data damaged between the client and the chunk is found, not stored as good.
      */
     public void addRun(long firstBlock, long seq, int n, BlockSource source, int[] blockCrcs, int crcFrom) throws java.io.IOException {
+        checkAdd(firstBlock, seq, n);
+        int at = count * Formats.BLOCK_SIZE;
+        ByteBuffer dst = buf.slice(at, n * Formats.BLOCK_SIZE);
+        source.readInto(dst);
+        if (dst.hasRemaining()) {
+            throw new java.io.IOException("chunk " + chunkSeq + ": the source left " + dst.remaining() + " of " + n * Formats.BLOCK_SIZE + " bytes unread");
+        }
+        added(firstBlock, seq, n, blockCrcs, crcFrom);
+    }
+
+    private void checkAdd(long firstBlock, long seq, int n) {
         if (finished != null) {
             throw new IllegalStateException("chunk " + chunkSeq + " is finished");
         }
@@ -130,13 +126,11 @@ public final class ChunkBuilder {
         if (seq < 1) {
             throw new IllegalArgumentException("seq must be >= 1: " + seq);
         }
-        int at = count * Formats.BLOCK_SIZE;
-        ByteBuffer dst = buf.slice(at, n * Formats.BLOCK_SIZE);
-        source.readInto(dst);
-        if (dst.hasRemaining()) {
-            throw new java.io.IOException("chunk " + chunkSeq + ": the source left " + dst.remaining() + " of " + n * Formats.BLOCK_SIZE + " bytes unread");
-        }
-        for (int i = 0; i < n; i++, at += Formats.BLOCK_SIZE) {
+    }
+
+    /** Counts in the {@code n} blocks just put in the buffer, with their CRCs (computed if not given). */
+    private void added(long firstBlock, long seq, int n, int[] blockCrcs, int crcFrom) {
+        for (int i = 0, at = count * Formats.BLOCK_SIZE; i < n; i++, at += Formats.BLOCK_SIZE) {
             blocks[count] = firstBlock + i;
             seqs[count] = seq;
             crcs[count] = blockCrcs != null ? blockCrcs[crcFrom + i] : Formats.crc32c(buf, at, at + Formats.BLOCK_SIZE);

@@ -275,31 +275,11 @@ public final class Volume implements AutoCloseable {
             }
             long[] held = new long[4];
             stripes.lockAll(firsts, ends, n, held);
-            IOException failed = null;
+            IOException failed;
             try {
                 waitForRoom();
                 wal.appendAll(records, n);
-                viewLock.lock();
-                try {
-                    for (WalWriter.Record r : records) {
-                        if (r.error() == null) {
-                            dirty.put(r.firstBlock(), r.count(), r.seq(), r.position());
-                        } else if (failed == null) {
-                            failed = r.error();
-                        }
-                    }
-                } finally {
-                    viewLock.unlock();
-                }
-                ChangeObserver o = observer;
-                for (WalWriter.Record r : records) {
-                    if (r.error() == null) {
-                        r.segment().published();
-                        if (o != null) {
-                            o.changed(r.seq(), WalRecord.WRITE, r.firstBlock(), r.count(), r.payload().duplicate());
-                        }
-                    }
-                }
+                failed = publish(records);
             } finally {
                 stripes.unlockAll(held);
             }
@@ -439,18 +419,39 @@ public final class Volume implements AutoCloseable {
 
     private void append(int type, long firstBlock, int count, ByteBuffer payload) throws IOException {
         waitForRoom();
-        WalWriter.Record r = wal.append(type, firstBlock, count, payload);
+        publish(new WalWriter.Record[] {wal.append(type, firstBlock, count, payload)});
+    }
+
+    /**
+     * Makes the written records visible, in order: into the dirty index (one pass under
+     * {@code viewLock}), then published to the consolidator and shown to the observer. Records
+     * that failed are skipped; the first failure is returned, or null. Called with the records'
+     * block locks held.
+     */
+    private IOException publish(WalWriter.Record[] records) {
+        IOException failed = null;
         viewLock.lock();
         try {
-            dirty.put(firstBlock, count, r.seq(), type == WalRecord.WRITE ? r.position() : ExtentMap.ZERO);
+            for (WalWriter.Record r : records) {
+                if (r.error() == null) {
+                    dirty.put(r.firstBlock(), r.count(), r.seq(), r.type() == WalRecord.WRITE ? r.position() : ExtentMap.ZERO);
+                } else if (failed == null) {
+                    failed = r.error();
+                }
+            }
         } finally {
             viewLock.unlock();
         }
-        r.segment().published();
         ChangeObserver o = observer;
-        if (o != null) {
-            o.changed(r.seq(), type, firstBlock, count, payload == null ? null : payload.duplicate());
+        for (WalWriter.Record r : records) {
+            if (r.error() == null) {
+                r.segment().published();
+                if (o != null) {
+                    o.changed(r.seq(), r.type(), r.firstBlock(), r.count(), r.payload() == null ? null : r.payload().duplicate());
+                }
+            }
         }
+        return failed;
     }
 
     /** Backpressure: waits while the unconsolidated WAL is over its bound. */

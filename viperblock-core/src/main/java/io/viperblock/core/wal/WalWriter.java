@@ -176,6 +176,7 @@ public final class WalWriter implements AutoCloseable {
         }
 
         public long seq() { return seq; }
+        public int type() { return type; }
         public long firstBlock() { return firstBlock; }
         public int count() { return count; }
         public ByteBuffer payload() { return payload; }

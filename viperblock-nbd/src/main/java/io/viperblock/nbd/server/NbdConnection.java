@@ -158,11 +158,14 @@ final class NbdConnection implements Runnable {
                 continue;
             }
             Writes joined = null;
-            if (joinsWrites(r) && joinsWrites(peekComplete())) {
-                Writes w = joined = new Writes(r, data);
+            if (joinsWrites(r)) {
+                Writes w = new Writes(r, data);
                 collectWrites(w, header);
-                server.stats().joinedWrites(w.n);
-                task = () -> serveWrites(w);
+                if (w.n > 1) {
+                    joined = w;
+                    server.stats().joinedWrites(w.n);
+                    task = () -> serveWrites(w);
+                }
             }
             try {
                 workers.execute(task);
@@ -279,14 +282,9 @@ final class NbdConnection implements Runnable {
                 offsets[i] = w.requests[i].offset();
             }
             v.writeAll(offsets, w.payloads, w.n);
-            int each = session.structured() ? StructuredReplyHeader.LENGTH : SimpleReply.HEADER_LENGTH;
-            ByteBuffer b = ByteBuffer.allocate(w.n * each);
+            ByteBuffer b = ByteBuffer.allocate(w.n * okLength());
             for (int i = 0; i < w.n; i++) {
-                if (session.structured()) {
-                    StructuredReply.none(b, w.requests[i].cookie());
-                } else {
-                    SimpleReply.encode(b, 0, w.requests[i].cookie());
-                }
+                encodeOk(b, w.requests[i]);
             }
             unanswered.addAndGet(-w.n); // see reply
             wire.write(b.flip());
@@ -508,14 +506,22 @@ final class NbdConnection implements Runnable {
     }
 
     private void replyOk(Request r) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(okLength());
+        encodeOk(b, r);
+        reply(b.flip());
+    }
+
+    /** Bytes of a success reply without data in this session's kind of replies. */
+    private int okLength() {
+        return session.structured() ? StructuredReplyHeader.LENGTH : SimpleReply.HEADER_LENGTH;
+    }
+
+    /** Puts the success reply to {@code r} (no data) at {@code dst}'s position. */
+    private void encodeOk(ByteBuffer dst, Request r) {
         if (session.structured()) {
-            ByteBuffer b = ByteBuffer.allocate(StructuredReplyHeader.LENGTH);
-            StructuredReply.none(b, r.cookie());
-            reply(b.flip());
+            StructuredReply.none(dst, r.cookie());
         } else {
-            ByteBuffer b = ByteBuffer.allocate(SimpleReply.HEADER_LENGTH);
-            SimpleReply.encode(b, 0, r.cookie());
-            reply(b.flip());
+            SimpleReply.encode(dst, 0, r.cookie());
         }
     }
 
