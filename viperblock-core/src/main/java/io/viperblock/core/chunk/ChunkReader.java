@@ -132,6 +132,11 @@ public final class ChunkReader {
         return f;
     }
 
+    /** Drops the cached footer of a chunk deleted from the store (its cached blocks age out: no map names them). */
+    public void forget(long chunkSeq) {
+        footers.invalidate(chunkSeq);
+    }
+
     /** Drops every cached block and footer (benchmarks use it for cold reads). */
     public void invalidate() {
         blocks.invalidateAll();

@@ -14,6 +14,7 @@ import io.viperblock.core.wal.RecordList;
 import io.viperblock.core.wal.WalSegment;
 import io.viperblock.core.wal.WalWriter;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,6 +67,7 @@ final class Consolidator implements AutoCloseable {
     private final ReentrantLock signalLock = new ReentrantLock();
     private final Condition wake = signalLock.newCondition();
     private final Thread thread;
+    final ChunkCollector collector;
     private volatile boolean stopping;
     private volatile IOException lastError;
 
@@ -91,6 +93,7 @@ final class Consolidator implements AutoCloseable {
         this.uploadSlots = new Semaphore(config.uploadParallelism());
         this.chunkBuffers = new java.util.concurrent.ArrayBlockingQueue<>(config.uploadParallelism() + 1);
         this.thread = Thread.ofPlatform().daemon().name("vb-consolidate-" + keys.volume()).unstarted(this::loop);
+        this.collector = new ChunkCollector(store, keys, config.chunkGrace(), uploaders);
     }
 
     void start() {
@@ -278,6 +281,13 @@ final class Consolidator implements AutoCloseable {
         long ckptSeq = nextSeq.getAndIncrement();
         map.writeCheckpoint(store, keys.mapPrefix(), keys::checkpoint, ckptSeq, epoch, nextSeq.get() - 1);
         checkpoints.increment();
+        try {
+            collector.sweep(chunkSeq -> map.chunkBlockCount(chunkSeq) >= 0, ckptSeq, lease, volume::chunkDeleted);
+        } catch (VolumeFencedException | InterruptedIOException e) {
+            throw e;
+        } catch (IOException e) {
+            log.warn("volume {}: looking for unreferenced chunks failed, tried again after the next checkpoint: {}", keys.volume(), e.toString());
+        }
     }
 
     /**

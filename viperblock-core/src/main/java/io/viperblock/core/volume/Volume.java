@@ -7,6 +7,7 @@ import io.viperblock.core.format.MapDelta;
 import io.viperblock.core.format.WalRecord;
 import io.viperblock.core.map.BlockMap;
 import io.viperblock.core.map.ExtentMap;
+import io.viperblock.core.store.NoSuchObjectException;
 import io.viperblock.core.wal.RecordList;
 import io.viperblock.core.wal.WalSegment;
 import io.viperblock.core.wal.WalWriter;
@@ -144,6 +145,19 @@ public final class Volume implements AutoCloseable {
 
     /** Reads whole blocks [first, first + count) into {@code dst}. */
     private void readBlocks(long first, int count, ByteBuffer dst) throws IOException {
+        int start = dst.position();
+        try {
+            readPlanned(first, count, dst);
+        } catch (NoSuchObjectException e) {
+            // The plan named a chunk that the collector deleted meanwhile, as newer writes had
+            // replaced its blocks (ChunkCollector): plan again from the map as it is now. A chunk
+            // missing for any other reason is missing again, and the caller hears of it.
+            dst.position(start);
+            readPlanned(first, count, dst);
+        }
+    }
+
+    private void readPlanned(long first, int count, ByteBuffer dst) throws IOException {
         List<Piece> plan = new ArrayList<>();
         List<WalSegment> held = new ArrayList<>();
         viewLock.lock();
@@ -610,6 +624,11 @@ public final class Volume implements AutoCloseable {
     /** Drops cached chunk blocks, so the next reads go to the store (cold-read benchmarks). */
     public void dropCache() {
         chunks.invalidate();
+    }
+
+    /** The collector deleted this chunk: no map names it, and its footer need not stay cached. */
+    void chunkDeleted(long chunkSeq) {
+        chunks.forget(chunkSeq);
     }
 
     /** A snapshot of the counters. */

@@ -12,6 +12,7 @@ import java.time.Duration;
  * @param uploadParallelism     chunks uploaded at once (each holds a 4 MiB buffer)
  * @param cacheBytes            bounded cache of chunk blocks read from the store
  * @param checkpointEvery       map deltas between two compacted checkpoints
+ * @param chunkGrace            a chunk the map no longer names is deleted once two checkpoints at least this far apart found it so
  */
 public record VolumeConfig(
         long segmentBytes,
@@ -20,45 +21,50 @@ public record VolumeConfig(
         Duration backpressureTimeout,
         int uploadParallelism,
         long cacheBytes,
-        int checkpointEvery) {
+        int checkpointEvery,
+        Duration chunkGrace) {
 
     public VolumeConfig {
         if (segmentBytes < 1 << 20 || maxPendingWalBytes < 2 * segmentBytes || uploadParallelism < 1
-                || cacheBytes < 0 || checkpointEvery < 1) {
+                || cacheBytes < 0 || checkpointEvery < 1 || chunkGrace.isNegative()) {
             throw new IllegalArgumentException("invalid volume configuration: segmentBytes >= 1 MiB, maxPendingWalBytes >= 2 segments, "
-                    + "uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1: " + this);
+                    + "uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, chunkGrace >= 0: " + this);
         }
     }
 
     public static VolumeConfig defaults() {
-        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64);
+        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(60));
     }
 
     public VolumeConfig withSegmentBytes(long v) {
-        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery);
+        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withSealAfter(Duration v) {
-        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery);
+        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withMaxPendingWalBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withBackpressureTimeout(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withUploadParallelism(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withCacheBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, chunkGrace);
+    }
+
+    public VolumeConfig withChunkGrace(Duration v) {
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v);
     }
 
     public VolumeConfig withCheckpointEvery(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, chunkGrace);
     }
 }

@@ -31,6 +31,8 @@ public final class FaultyStore implements ObjectStore {
     public void full(boolean full) { this.full = full; }
     /** This share of all requests fails with an IOException. */
     public void failureRate(double rate) { this.failureRate = rate; }
+    /** Deletes of keys ending so fail with an IOException (null: none). */
+    public void failDeletesOf(String suffix) { this.failDeletesOf = suffix; }
     /** {@link #local()} says false, as a store across a network does, whatever the store under it is. */
     public void remote(boolean remote) { this.remote = remote; }
 
@@ -56,20 +58,24 @@ public final class FaultyStore implements ObjectStore {
         }
     }
 
-    /** Something a put runs before it stores its object (a test's way to act at that moment). */
-    public interface PutHook {
-        void beforePut(String key) throws IOException;
+    /** Something a put or a ranged get runs before it goes to the store (a test's way to act at that moment). */
+    public interface Hook {
+        void before(String key) throws IOException;
     }
 
-    private volatile PutHook putHook;
+    private volatile Hook putHook;
+    private volatile Hook getHook;
+    private volatile String failDeletesOf;
 
-    public void beforePut(PutHook hook) { this.putHook = hook; }
+    public void beforePut(Hook hook) { this.putHook = hook; }
+
+    public void beforeGet(Hook hook) { this.getHook = hook; }
 
     @Override
     public void put(String key, ByteBuffer data) throws IOException {
-        PutHook hook = putHook;
+        Hook hook = putHook;
         if (hook != null) {
-            hook.beforePut(key);
+            hook.before(key);
         }
         maybeFail("put", key);
         maybeFull(key);
@@ -91,6 +97,10 @@ public final class FaultyStore implements ObjectStore {
 
     @Override
     public ByteBuffer get(String key, long offset, int length) throws IOException {
+        Hook hook = getHook;
+        if (hook != null) {
+            hook.before(key);
+        }
         maybeFail("get", key);
         return delegate.get(key, offset, length);
     }
@@ -110,6 +120,10 @@ public final class FaultyStore implements ObjectStore {
     @Override
     public void delete(String key) throws IOException {
         maybeFail("delete", key);
+        String suffix = failDeletesOf;
+        if (suffix != null && key.endsWith(suffix)) {
+            throw new IOException("injected failure: delete " + key);
+        }
         delegate.delete(key);
     }
 

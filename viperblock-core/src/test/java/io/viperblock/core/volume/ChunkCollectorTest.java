@@ -1,0 +1,199 @@
+package io.viperblock.core.volume;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.io.NioFs;
+import io.viperblock.core.store.FaultyStore;
+import io.viperblock.core.store.FileStore;
+import io.viperblock.core.store.MemoryStore;
+import io.viperblock.core.store.ObjectInfo;
+import io.viperblock.core.store.ObjectStore;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The chunk collector: chunks the map no longer names leave the store, at the second checkpoint
+ * that finds them so and not before their grace; nothing the map names ever goes; a writer taken
+ * over deletes nothing; a failed delete is tried again.
+ */
+class ChunkCollectorTest {
+    private static final int REGION = 1 << 20; // 256 blocks: one chunk
+
+    @TempDir
+    Path tmp;
+
+    /** Only a drain consolidates, the active segment never fills, and each delta is followed by a checkpoint. */
+    private static VolumeConfig config(Duration grace) {
+        return VolumeConfig.defaults().withSegmentBytes(8 << 20).withMaxPendingWalBytes(32 << 20).withSealAfter(Duration.ofHours(1))
+                .withCheckpointEvery(1).withCacheBytes(1 << 20).withUploadParallelism(2).withChunkGrace(grace);
+    }
+
+    private static List<Long> chunkSeqs(ObjectStore store, String volume) throws Exception {
+        List<Long> seqs = new ArrayList<>();
+        for (ObjectInfo o : store.list(new VolumeKeys(volume).chunkPrefix())) {
+            seqs.add(Formats.seqOfKey(o.key()));
+        }
+        return seqs;
+    }
+
+    @Test
+    void overwrittenChunksLeaveTheStoreAtTheSecondCheckpointThatFindsThem() throws Exception {
+        long seed = Long.getLong("vb.seed", System.nanoTime());
+        System.out.println("overwrittenChunksLeaveTheStore: seed=" + seed + " (rerun with -Dvb.seed=" + seed + ")");
+        SplittableRandom rnd = new SplittableRandom(seed);
+        ObjectStore store = new FileStore(tmp.resolve("store"));
+        VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, config(Duration.ZERO));
+        mgr.create("v", 4 * REGION);
+        byte[] last = null;
+        byte[] kept = new byte[REGION]; // a second region written once: its chunk is named throughout
+        rnd.nextBytes(kept);
+        try (Volume v = mgr.open("v")) {
+            v.write(REGION, kept, false);
+            v.drain(); // a chunk of its own
+            for (int round = 1; round <= 12; round++) {
+                last = new byte[REGION];
+                rnd.nextBytes(last);
+                v.write(0, last, false);
+                v.drain(); // one segment, one chunk of the region's 256 blocks, one delta, one checkpoint
+                List<Long> seqs = chunkSeqs(store, "v");
+                // the chunk named by the map (the newest) and the one it replaced, found unreferenced
+                // by this round's sweep; every older one was deleted by this sweep
+                int expected = round == 1 ? 1 : 2;
+                assertEquals(expected + 1, seqs.size(), "round " + round + ": chunks in the store " + seqs + " (one is the other region's)");
+                assertEquals(Math.max(0, round - 2), v.stats().chunksDeleted(), "round " + round);
+                assertArrayEquals(last, v.read(0, REGION), "round " + round);
+                assertArrayEquals(kept, v.read(REGION, REGION), "round " + round + ": the region written once");
+            }
+        }
+        try (Volume v = mgr.open("v")) {
+            assertArrayEquals(last, v.read(0, REGION), "after a reopen");
+            assertArrayEquals(kept, v.read(REGION, REGION), "after a reopen");
+        }
+        VolumeCheck.Report check = mgr.check("v", VolumeCheck.Progress.NONE);
+        assertTrue(check.clean(), check.problems().toString());
+    }
+
+    @Test
+    void nothingIsDeletedWithinItsGrace() throws Exception {
+        ObjectStore store = new MemoryStore();
+        VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, config(Duration.ofHours(1)));
+        mgr.create("v", REGION);
+        byte[] data = new byte[REGION];
+        try (Volume v = mgr.open("v")) {
+            for (int round = 1; round <= 5; round++) {
+                data[round] = (byte) round;
+                v.write(0, data, false);
+                v.drain();
+            }
+            assertEquals(0, v.stats().chunksDeleted());
+            assertEquals(5, chunkSeqs(store, "v").size());
+            assertArrayEquals(data, v.read(0, REGION));
+        }
+    }
+
+    @Test
+    void aReadWhoseChunkIsCollectedMeanwhilePlansAgain() throws Exception {
+        FaultyStore store = new FaultyStore(new MemoryStore(), 1);
+        VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, config(Duration.ZERO));
+        mgr.create("v", REGION);
+        byte[] a = new byte[REGION];
+        byte[] b = new byte[REGION];
+        byte[] c = new byte[REGION];
+        java.util.Arrays.fill(a, (byte) 'a');
+        java.util.Arrays.fill(b, (byte) 'b');
+        java.util.Arrays.fill(c, (byte) 'c');
+        try (Volume v = mgr.open("v")) {
+            v.write(0, a, false);
+            v.drain();
+            v.dropCache();
+            String first = new VolumeKeys("v").chunk(chunkSeqs(store, "v").get(0));
+            int[] collected = {0};
+            // The read has planned to fetch chunk 'a' when, before its first fetch, 'a' is written
+            // over twice and drained each time: the second checkpoint deletes chunk 'a'.
+            store.beforeGet(key -> {
+                if (key.equals(first) && collected[0] == 0) {
+                    v.write(0, b, false);
+                    v.drain();
+                    v.write(0, c, false);
+                    v.drain();
+                    collected[0] = (int) v.stats().chunksDeleted();
+                }
+            });
+            byte[] got = v.read(0, REGION);
+            assertEquals(1, collected[0], "chunk 'a' was deleted under the read");
+            assertArrayEquals(c, got, "the read planned again and found what replaced the deleted chunk");
+        }
+    }
+
+    @Test
+    void aSweepDeletesOnlyChunksTheMapLetGoBelowTheCheckpoint() throws Exception {
+        MemoryStore mem = new MemoryStore();
+        FaultyStore store = new FaultyStore(mem, 1);
+        VolumeKeys keys = new VolumeKeys("v");
+        for (long seq = 1; seq <= 8; seq++) {
+            mem.put(keys.chunk(seq), ByteBuffer.wrap(new byte[] {1}));
+        }
+        mem.put(keys.chunkPrefix() + "0000000000000002.tmp", ByteBuffer.wrap(new byte[] {1})); // not a chunk
+        mem.put(keys.chunkPrefix() + "notes", ByteBuffer.wrap(new byte[] {1}));
+        Set<Long> named = Set.of(3L, 5L);
+        Lease lease = Lease.acquire(store, keys, "node-a", false, false);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO, pool);
+            List<Long> gone = new ArrayList<>();
+            assertEquals(0, c.sweep(named::contains, 7, lease, gone::add), "the first sweep only notes what it finds");
+            store.failDeletesOf(keys.chunk(4).substring(keys.chunkPrefix().length()));
+            assertEquals(3, c.sweep(named::contains, 7, lease, gone::add), "chunks 1, 2 and 6; 4's delete fails");
+            assertEquals(new TreeSet<>(List.of(1L, 2L, 6L)), new TreeSet<>(gone));
+            assertEquals(1, c.failed.sum());
+            store.failDeletesOf(null);
+            assertEquals(1, c.sweep(named::contains, 7, lease, gone::add), "the failed delete is tried again");
+            List<String> left = new ArrayList<>();
+            for (ObjectInfo o : mem.list(keys.chunkPrefix())) {
+                left.add(o.key().substring(keys.chunkPrefix().length()));
+            }
+            assertEquals(List.of("0000000000000002.tmp", "0000000000000003", "0000000000000005", "0000000000000007",
+                    "0000000000000008", "notes"), left, "named chunks, chunks at or above the checkpoint and other objects stay");
+            assertEquals(4, c.deleted.sum());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void aWriterTakenOverDeletesNothing() throws Exception {
+        MemoryStore store = new MemoryStore();
+        VolumeKeys keys = new VolumeKeys("v");
+        for (long seq = 1; seq <= 4; seq++) {
+            store.put(keys.chunk(seq), ByteBuffer.wrap(new byte[] {1}));
+        }
+        Lease a = Lease.acquire(store, keys, "node-a", false, false);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO, pool);
+            List<Long> gone = new ArrayList<>();
+            assertEquals(0, c.sweep(seq -> seq == 4, 10, a, gone::add));
+            // node B takes the volume over; its map may still name what A's newer deltas let go
+            Lease.acquire(store, keys, "node-b", false, true);
+            assertThrows(VolumeFencedException.class, () -> c.sweep(seq -> seq == 4, 10, a, gone::add));
+            assertEquals(List.of(), gone);
+            assertEquals(4, chunkSeqs(store, "v").size(), "every chunk is still there");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}
