@@ -23,10 +23,11 @@ final class BenchStores {
     }
 
     /**
-     * Takes chunk uploads and drops their bodies (only counting them). The engine never deletes
-     * chunks a newer consolidation replaced, so a MemoryStore under a write benchmark that
-     * overwrites one span for minutes would otherwise fill the heap with garbage chunks and the
-     * benchmark would end up measuring the garbage collector. Nothing reads the chunks back in
+     * Takes chunk uploads and drops their bodies (only counting them). The engine deletes chunks
+     * a newer consolidation replaced only at the second checkpoint after (ChunkCollector), so a
+     * MemoryStore under a write benchmark that overwrites one span for minutes would otherwise
+     * hold gigabytes of garbage chunks and the benchmark would end up measuring the JVM's
+     * garbage collector. Nothing reads the chunks back in
      * a write benchmark. All the consolidator's own work (reading the WAL, building and
      * checksumming chunks, map deltas, checkpoints) still runs.
      */

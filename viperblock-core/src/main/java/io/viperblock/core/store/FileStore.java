@@ -11,8 +11,10 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -312,6 +314,33 @@ public final class FileStore implements ObjectStore {
             }
         } catch (IOException e) {
             throw failure("deleting", key, null, null, e);
+        }
+    }
+
+    /** Deletes every object first, then syncs each directory they were in once. */
+    @Override
+    public void deleteAll(List<String> keys) throws IOException {
+        Set<Path> dirs = new LinkedHashSet<>();
+        for (String key : keys) {
+            Path p = path(key);
+            try {
+                if (!fs.isDirectory(p) && fs.delete(p)) {
+                    dirs.add(p.getParent());
+                }
+                open.forget(key);
+            } catch (IOException e) {
+                throw failure("deleting", key, null, null, e);
+            }
+        }
+        for (Path dir : dirs) {
+            try {
+                syncNearest(dir);
+            } catch (IOException e) {
+                throw failure("deleting", keys.get(0) + " and others under " + root.relativize(dir), null, null, e);
+            }
+        }
+        for (Path dir : dirs) {
+            removeEmptyParents(dir);
         }
     }
 

@@ -143,6 +143,15 @@ public final class MeteredStore implements ObjectStore {
         });
     }
 
+    /** Counted as one delete request, however many objects it names. */
+    @Override
+    public void deleteAll(List<String> keys) throws IOException {
+        timed(Op.DELETE, () -> {
+            store.deleteAll(keys);
+            return null;
+        });
+    }
+
     @Override
     public boolean local() {
         return store.local();

@@ -65,6 +65,17 @@ public interface ObjectStore extends AutoCloseable {
     /** Deletes the object; deleting an absent object is not an error. */
     void delete(String key) throws IOException;
 
+    /**
+     * Deletes each of the objects, as {@link #delete} would, at less cost where a store can (a
+     * file store syncs each directory once, not once per object). If it fails, some may be
+     * deleted and the others not.
+     */
+    default void deleteAll(List<String> keys) throws IOException {
+        for (String key : keys) {
+            delete(key);
+        }
+    }
+
     /** Where the store is, for messages (never a secret). */
     String describe();
 

@@ -4,15 +4,19 @@ import io.viperblock.core.format.Formats;
 import io.viperblock.core.store.ObjectInfo;
 import io.viperblock.core.store.ObjectStore;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongConsumer;
 import java.util.function.LongPredicate;
@@ -27,55 +31,68 @@ import org.slf4j.LoggerFactory;
  * <p>A sweep runs after each checkpoint, on the consolidator's thread (no upload of this writer is
  * in flight then). It lists the volume's chunks and takes those below the checkpoint's sequence
  * number that the map does not name. One found so at an earlier sweep, at least {@code grace}
- * before, is deleted, once {@link Lease#checkCurrent} has confirmed that this node still holds
- * the volume: a node taken over may have applied deltas the new holder never saw, and must delete
- * nothing. The delay leaves reads planned against an older map time to finish (a read that still
- * finds its chunk gone plans again: {@code Volume.readBlocks}). The chunks of a consolidation cut
- * short, and those a fenced writer stored, go the same way.
+ * before, is due, and once {@link Lease#checkCurrent} has confirmed that this node still holds the
+ * volume, the due chunks go to a thread of their own to be deleted ({@link ObjectStore#deleteAll},
+ * a batch at a time), so that consolidation never waits for them. A node taken over may have
+ * applied deltas the new holder never saw, and must delete nothing; a takeover after the check
+ * changes nothing, as the deltas that let those chunks go were stored before it. The delay leaves
+ * reads planned against an older map time to finish (a read that still finds its chunk gone plans
+ * again: {@code Volume.readBlocks}). The chunks of a consolidation cut short, and those a fenced
+ * writer stored, go the same way. A delete that fails is tried again after the next checkpoint.
  *
  * <p>Snapshots and clones, when they come, will name chunks too; a sweep must then keep every
  * chunk any of them names.
  *
- * <p>Thread-safety: one sweep at a time (the consolidator's pass lock).
+ * <p>Thread-safety: {@link #sweep} on one thread at a time (the consolidator's pass lock); the
+ * counters and {@link #awaitDeletes} from any.
  */
-final class ChunkCollector {
+final class ChunkCollector implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChunkCollector.class);
+    /** Chunks per {@link ObjectStore#deleteAll} call (each then leaves the caches, and is counted). */
+    private static final int BATCH = 256;
 
     private final ObjectStore store;
     private final VolumeKeys keys;
     private final long graceNanos;
-    private final ExecutorService deleters;
+    private final ExecutorService deleter;
     /** Chunks an earlier sweep found unreferenced: sequence number -> when (System.nanoTime). */
     private Map<Long, Long> unreferenced = new HashMap<>();
+    /** Chunks whose delete failed: due again at the next sweep. */
+    private final Queue<Long> retry = new ConcurrentLinkedQueue<>();
+    private Future<?> deleting;
 
     final LongAdder deleted = new LongAdder();
     final LongAdder failed = new LongAdder();
 
-    /** {@code deleters} runs the deletes, several at once (a file store's directory syncs are then shared, S3's round trips overlap). */
-    ChunkCollector(ObjectStore store, VolumeKeys keys, Duration grace, ExecutorService deleters) {
+    ChunkCollector(ObjectStore store, VolumeKeys keys, Duration grace) {
         this.store = store;
         this.keys = keys;
         this.graceNanos = grace.toNanos();
-        this.deleters = deleters;
+        this.deleter = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("vb-collect-" + keys.volume()).factory());
     }
 
     /**
      * One sweep: {@code named} says which chunks the map names, {@code below} is the sequence
      * number of the checkpoint just stored (every chunk below it that the map does not name is
-     * garbage). {@code gone} hears of each chunk deleted. Returns the number deleted. A delete
-     * that fails is logged and tried again at the next sweep; only a lost lease is an error.
+     * garbage). Hands the due chunks to the deleting thread, unless the previous sweep's are still
+     * being deleted (they are due again next time), and returns how many; {@code gone} hears of
+     * each chunk deleted, on that thread. Only a lost lease, or a failed listing, is an error.
      */
     int sweep(LongPredicate named, long below, Lease lease, LongConsumer gone) throws IOException {
         long now = System.nanoTime();
+        for (Long seq; (seq = retry.poll()) != null; ) {
+            unreferenced.put(seq, now - graceNanos);
+        }
         Map<Long, Long> found = new HashMap<>();
         List<Long> due = new ArrayList<>();
+        boolean busy = deleting != null && !deleting.isDone();
         for (ObjectInfo o : store.list(keys.chunkPrefix())) {
             long seq = chunkSeq(o.key());
             if (seq < 0 || Long.compareUnsigned(seq, below) >= 0 || named.test(seq)) {
                 continue;
             }
             Long since = unreferenced.get(seq);
-            if (since != null && now - since >= graceNanos) {
+            if (since != null && now - since >= graceNanos && !busy) {
                 due.add(seq);
             } else {
                 found.put(seq, since == null ? now : since);
@@ -86,39 +103,68 @@ final class ChunkCollector {
             return 0;
         }
         lease.checkCurrent();
-        List<Future<?>> deletes = new ArrayList<>(due.size());
-        for (long seq : due) {
-            deletes.add(deleters.submit(() -> {
-                store.delete(keys.chunk(seq));
-                return null;
-            }));
-        }
-        int n = 0;
-        IOException firstFailure = null;
-        for (int i = 0; i < due.size(); i++) {
-            long seq = due.get(i);
+        deleting = deleter.submit(() -> delete(due, gone));
+        log.debug("volume {}: deleting {} unreferenced chunks, {} more wait for their grace", keys.volume(), due.size(), found.size());
+        return due.size();
+    }
+
+    private void delete(List<Long> due, LongConsumer gone) {
+        for (int from = 0; from < due.size(); from += BATCH) {
+            List<Long> batch = due.subList(from, Math.min(due.size(), from + BATCH));
+            List<String> batchKeys = new ArrayList<>(batch.size());
+            for (long seq : batch) {
+                batchKeys.add(keys.chunk(seq));
+            }
             try {
-                deletes.get(i).get();
-                gone.accept(seq);
-                n++;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new InterruptedIOException("interrupted while deleting unreferenced chunks of volume " + keys.volume());
-            } catch (ExecutionException e) {
-                unreferenced.put(seq, now - graceNanos); // due again at the next sweep
-                failed.increment();
-                if (firstFailure == null) {
-                    firstFailure = e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+                store.deleteAll(batchKeys);
+                batch.forEach(gone::accept);
+                deleted.add(batch.size());
+            } catch (IOException | RuntimeException e) {
+                // which of them failed: one at a time (deleting one already gone is no error)
+                for (long seq : batch) {
+                    try {
+                        store.delete(keys.chunk(seq));
+                        gone.accept(seq);
+                        deleted.increment();
+                    } catch (IOException | RuntimeException e1) {
+                        failed.increment();
+                        retry.add(seq);
+                        log.warn("volume {}: deleting unreferenced chunk {} failed, tried again after the next checkpoint: {}", keys.volume(),
+                                keys.chunk(seq), e1.toString());
+                    }
                 }
             }
         }
-        deleted.add(n);
-        if (firstFailure != null) {
-            log.warn("volume {}: {} of {} unreferenced chunks could not be deleted, tried again after the next checkpoint: {}", keys.volume(),
-                    due.size() - n, due.size(), firstFailure.toString());
+    }
+
+    /** Waits until the chunks handed over so far are deleted, or their deletes failed (tests, close). */
+    boolean awaitDeletes(Duration timeout) throws InterruptedException {
+        Future<?> f = deleting;
+        if (f == null) {
+            return true;
         }
-        log.debug("volume {}: deleted {} unreferenced chunks, {} more wait for their grace", keys.volume(), n, found.size());
-        return n;
+        try {
+            f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (ExecutionException e) {
+            return true; // delete() catches what it expects; anything else was logged by nobody
+        } catch (TimeoutException e) {
+            return false;
+        }
+    }
+
+    /** Lets a delete in flight finish (a few seconds at most), then stops the thread. */
+    @Override
+    public void close() {
+        deleter.shutdown();
+        try {
+            if (!deleter.awaitTermination(5, TimeUnit.SECONDS)) {
+                deleter.shutdownNow(); // the rest are found again after the next open
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            deleter.shutdownNow();
+        }
     }
 
     /** The sequence number a chunk key names, or -1 for any other object (never deleted). */

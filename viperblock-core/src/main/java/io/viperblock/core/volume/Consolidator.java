@@ -14,7 +14,6 @@ import io.viperblock.core.wal.RecordList;
 import io.viperblock.core.wal.WalSegment;
 import io.viperblock.core.wal.WalWriter;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -93,7 +92,7 @@ final class Consolidator implements AutoCloseable {
         this.uploadSlots = new Semaphore(config.uploadParallelism());
         this.chunkBuffers = new java.util.concurrent.ArrayBlockingQueue<>(config.uploadParallelism() + 1);
         this.thread = Thread.ofPlatform().daemon().name("vb-consolidate-" + keys.volume()).unstarted(this::loop);
-        this.collector = new ChunkCollector(store, keys, config.chunkGrace(), uploaders);
+        this.collector = new ChunkCollector(store, keys, config.chunkGrace());
     }
 
     void start() {
@@ -283,7 +282,7 @@ final class Consolidator implements AutoCloseable {
         checkpoints.increment();
         try {
             collector.sweep(chunkSeq -> map.chunkBlockCount(chunkSeq) >= 0, ckptSeq, lease, volume::chunkDeleted);
-        } catch (VolumeFencedException | InterruptedIOException e) {
+        } catch (VolumeFencedException e) {
             throw e;
         } catch (IOException e) {
             log.warn("volume {}: looking for unreferenced chunks failed, tried again after the next checkpoint: {}", keys.volume(), e.toString());
@@ -317,7 +316,7 @@ final class Consolidator implements AutoCloseable {
                     bytesWritten.add(size);
                     return null;
                 } finally {
-                    chunkBuffers.offer(object.clear()); // full pool: the buffer is left to the collector
+                    chunkBuffers.offer(object.clear()); // full pool: the buffer is left to the garbage collector
                     uploadSlots.release();
                 }
             });
@@ -360,5 +359,6 @@ final class Consolidator implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         uploaders.shutdownNow();
+        collector.close();
     }
 }

@@ -33,7 +33,7 @@ public record VolumeConfig(
     }
 
     public static VolumeConfig defaults() {
-        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(60));
+        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10));
     }
 
     public VolumeConfig withSegmentBytes(long v) {

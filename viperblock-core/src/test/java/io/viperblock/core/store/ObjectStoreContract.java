@@ -226,6 +226,33 @@ public abstract class ObjectStoreContract {
     }
 
     @Test
+    void deleteAllDeletesEachAndOnlyThose() throws IOException {
+        List<String> doomed = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            String key = (i % 2 == 0 ? "c/" : "d/e/") + String.format("%016x", i);
+            store.put(key, bytes("v" + i));
+            if (i % 3 != 0) {
+                doomed.add(key);
+            }
+        }
+        doomed.add("never/was");
+        doomed.add("c"); // a prefix: no object
+        store.deleteAll(doomed);
+        store.deleteAll(List.of());
+        for (int i = 0; i < 40; i++) {
+            String key = (i % 2 == 0 ? "c/" : "d/e/") + String.format("%016x", i);
+            if (i % 3 == 0) {
+                assertEquals("v" + i, getString(key), key + " was not named and stays");
+            } else {
+                assertThrows(NoSuchObjectException.class, () -> store.get(key), key);
+            }
+        }
+        assertEquals(14, keys("", null).size());
+        store.put(doomed.get(0), bytes("again"));
+        assertEquals("again", getString(doomed.get(0)), "a deleted name can be stored again");
+    }
+
+    @Test
     void putIfAbsent() throws IOException {
         assertTrue(store.putIfAbsent("k/1", bytes("first")));
         assertFalse(store.putIfAbsent("k/1", bytes("second")));

@@ -20,8 +20,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,6 +48,19 @@ class ChunkCollectorTest {
         return seqs;
     }
 
+    /** Deletes run on a thread of their own: waits until {@code n} chunks are deleted in all, and no more. */
+    private static void awaitDeleted(Volume v, long n, String what) throws java.io.InterruptedIOException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (v.stats().chunksDeleted() < n && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+            }
+        }
+        assertEquals(n, v.stats().chunksDeleted(), what + ": chunks deleted");
+    }
+
     @Test
     void overwrittenChunksLeaveTheStoreAtTheSecondCheckpointThatFindsThem() throws Exception {
         long seed = Long.getLong("vb.seed", System.nanoTime());
@@ -69,12 +80,12 @@ class ChunkCollectorTest {
                 rnd.nextBytes(last);
                 v.write(0, last, false);
                 v.drain(); // one segment, one chunk of the region's 256 blocks, one delta, one checkpoint
+                awaitDeleted(v, Math.max(0, round - 2), "round " + round);
                 List<Long> seqs = chunkSeqs(store, "v");
                 // the chunk named by the map (the newest) and the one it replaced, found unreferenced
                 // by this round's sweep; every older one was deleted by this sweep
                 int expected = round == 1 ? 1 : 2;
                 assertEquals(expected + 1, seqs.size(), "round " + round + ": chunks in the store " + seqs + " (one is the other region's)");
-                assertEquals(Math.max(0, round - 2), v.stats().chunksDeleted(), "round " + round);
                 assertArrayEquals(last, v.read(0, REGION), "round " + round);
                 assertArrayEquals(kept, v.read(REGION, REGION), "round " + round + ": the region written once");
             }
@@ -130,6 +141,7 @@ class ChunkCollectorTest {
                     v.drain();
                     v.write(0, c, false);
                     v.drain();
+                    awaitDeleted(v, 1, "chunk 'a'");
                     collected[0] = (int) v.stats().chunksDeleted();
                 }
             });
@@ -151,17 +163,17 @@ class ChunkCollectorTest {
         mem.put(keys.chunkPrefix() + "notes", ByteBuffer.wrap(new byte[] {1}));
         Set<Long> named = Set.of(3L, 5L);
         Lease lease = Lease.acquire(store, keys, "node-a", false, false);
-        ExecutorService pool = Executors.newFixedThreadPool(2);
-        try {
-            ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO, pool);
-            List<Long> gone = new ArrayList<>();
+        try (ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO)) {
+            List<Long> gone = java.util.Collections.synchronizedList(new ArrayList<>());
             assertEquals(0, c.sweep(named::contains, 7, lease, gone::add), "the first sweep only notes what it finds");
             store.failDeletesOf(keys.chunk(4).substring(keys.chunkPrefix().length()));
-            assertEquals(3, c.sweep(named::contains, 7, lease, gone::add), "chunks 1, 2 and 6; 4's delete fails");
-            assertEquals(new TreeSet<>(List.of(1L, 2L, 6L)), new TreeSet<>(gone));
+            assertEquals(4, c.sweep(named::contains, 7, lease, gone::add), "chunks 1, 2, 4 and 6 are due");
+            assertTrue(c.awaitDeletes(Duration.ofSeconds(10)));
+            assertEquals(new TreeSet<>(List.of(1L, 2L, 6L)), new TreeSet<>(gone), "4's delete failed");
             assertEquals(1, c.failed.sum());
             store.failDeletesOf(null);
             assertEquals(1, c.sweep(named::contains, 7, lease, gone::add), "the failed delete is tried again");
+            assertTrue(c.awaitDeletes(Duration.ofSeconds(10)));
             List<String> left = new ArrayList<>();
             for (ObjectInfo o : mem.list(keys.chunkPrefix())) {
                 left.add(o.key().substring(keys.chunkPrefix().length()));
@@ -169,8 +181,6 @@ class ChunkCollectorTest {
             assertEquals(List.of("0000000000000002.tmp", "0000000000000003", "0000000000000005", "0000000000000007",
                     "0000000000000008", "notes"), left, "named chunks, chunks at or above the checkpoint and other objects stay");
             assertEquals(4, c.deleted.sum());
-        } finally {
-            pool.shutdownNow();
         }
     }
 
@@ -182,18 +192,16 @@ class ChunkCollectorTest {
             store.put(keys.chunk(seq), ByteBuffer.wrap(new byte[] {1}));
         }
         Lease a = Lease.acquire(store, keys, "node-a", false, false);
-        ExecutorService pool = Executors.newFixedThreadPool(2);
-        try {
-            ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO, pool);
-            List<Long> gone = new ArrayList<>();
+        try (ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO)) {
+            List<Long> gone = java.util.Collections.synchronizedList(new ArrayList<>());
             assertEquals(0, c.sweep(seq -> seq == 4, 10, a, gone::add));
             // node B takes the volume over; its map may still name what A's newer deltas let go
             Lease.acquire(store, keys, "node-b", false, true);
             assertThrows(VolumeFencedException.class, () -> c.sweep(seq -> seq == 4, 10, a, gone::add));
             assertEquals(List.of(), gone);
+            assertTrue(c.awaitDeletes(Duration.ofSeconds(10)));
+            assertEquals(List.of(), gone);
             assertEquals(4, chunkSeqs(store, "v").size(), "every chunk is still there");
-        } finally {
-            pool.shutdownNow();
         }
     }
 }
