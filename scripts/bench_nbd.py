@@ -364,6 +364,10 @@ def machine_description():
             "nbdkit": sh("nbdkit", "--version"), "nbdcopy": sh("nbdcopy", "--version").splitlines()[0]}
 
 
+# Free space a full run (all rows, 3 rounds) needs in its work directory; see main().
+FULL_RUN_BYTES = 55 * 10**9
+
+
 def main():
     global WORK, SRC, RAMP, ARGS, JAVA_HOME
     ap = argparse.ArgumentParser(description="our NBD server against qemu-nbd, nbdkit and a plain file (docs/PERFORMANCE.md)")
@@ -409,6 +413,13 @@ def main():
     WORK = os.path.abspath(a.work or os.path.join(ROOT, "bench", "work"))
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
+    # A full run peaked at 48.5 GB in WORK (docs/PERFORMANCE.md): the peers' raw files fill up
+    # under the 64k mixed row, our store holds its live chunks and those not yet collected.
+    need = FULL_RUN_BYTES if not a.quick and len(selected) == len(all_rows) and a.reps >= 3 else 0
+    free = shutil.disk_usage(WORK).free
+    if free < need:
+        raise SystemExit(f"bench_nbd: {WORK} has {free / 1e9:.0f} GB free, a full run needs about {need / 1e9:.0f} GB; "
+                         "free space there, or point --work at a larger disk (the one to measure)")
     machine = machine_description()
     can_drop = drop_caches()
     if not can_drop:
