@@ -60,6 +60,8 @@ final class ChunkCollector implements AutoCloseable {
     /** Chunks whose delete failed: due again at the next sweep. */
     private final Queue<Long> retry = new ConcurrentLinkedQueue<>();
     private Future<?> deleting;
+    /** Set by {@link #close}: deletes not yet begun are left to the next open's sweeps. */
+    private volatile boolean closing;
 
     final LongAdder deleted = new LongAdder();
     final LongAdder failed = new LongAdder();
@@ -109,7 +111,7 @@ final class ChunkCollector implements AutoCloseable {
     }
 
     private void delete(List<Long> due, LongConsumer gone) {
-        for (int from = 0; from < due.size(); from += BATCH) {
+        for (int from = 0; from < due.size() && !closing; from += BATCH) {
             List<Long> batch = due.subList(from, Math.min(due.size(), from + BATCH));
             List<String> batchKeys = new ArrayList<>(batch.size());
             for (long seq : batch) {
@@ -122,6 +124,9 @@ final class ChunkCollector implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 // which of them failed: one at a time (deleting one already gone is no error)
                 for (long seq : batch) {
+                    if (closing) {
+                        return;
+                    }
                     try {
                         store.delete(keys.chunk(seq));
                         gone.accept(seq);
@@ -153,18 +158,22 @@ final class ChunkCollector implements AutoCloseable {
         }
     }
 
-    /** Lets a delete in flight finish (a few seconds at most), then stops the thread. */
+    /**
+     * Lets the deletes handed over finish (for at most 5 s), then stops the thread: the batch in
+     * flight ends, no other begins, and the next open's sweeps find what is left.
+     */
     @Override
     public void close() {
         deleter.shutdown();
         try {
-            if (!deleter.awaitTermination(5, TimeUnit.SECONDS)) {
-                deleter.shutdownNow(); // the rest are found again after the next open
+            if (deleter.awaitTermination(5, TimeUnit.SECONDS)) {
+                return;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            deleter.shutdownNow();
         }
+        closing = true;
+        deleter.shutdownNow();
     }
 
     /** The sequence number a chunk key names, or -1 for any other object (never deleted). */

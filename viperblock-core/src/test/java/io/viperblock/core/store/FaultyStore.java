@@ -58,18 +58,21 @@ public final class FaultyStore implements ObjectStore {
         }
     }
 
-    /** Something a put or a ranged get runs before it goes to the store (a test's way to act at that moment). */
+    /** Something a put, a ranged get or a delete runs before it goes to the store (a test's way to act at that moment). */
     public interface Hook {
         void before(String key) throws IOException;
     }
 
     private volatile Hook putHook;
     private volatile Hook getHook;
+    private volatile Hook deleteHook;
     private volatile String failDeletesOf;
 
     public void beforePut(Hook hook) { this.putHook = hook; }
 
     public void beforeGet(Hook hook) { this.getHook = hook; }
+
+    public void beforeDelete(Hook hook) { this.deleteHook = hook; }
 
     @Override
     public void put(String key, ByteBuffer data) throws IOException {
@@ -119,6 +122,10 @@ public final class FaultyStore implements ObjectStore {
 
     @Override
     public void delete(String key) throws IOException {
+        Hook hook = deleteHook;
+        if (hook != null) {
+            hook.before(key);
+        }
         maybeFail("delete", key);
         String suffix = failDeletesOf;
         if (suffix != null && key.endsWith(suffix)) {

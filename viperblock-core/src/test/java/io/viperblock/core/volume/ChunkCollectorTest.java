@@ -185,6 +185,39 @@ class ChunkCollectorTest {
     }
 
     @Test
+    void closeWaitsAFewSecondsThenLeavesTheRestToTheNextOpen() throws Exception {
+        MemoryStore mem = new MemoryStore();
+        FaultyStore store = new FaultyStore(mem, 1);
+        VolumeKeys keys = new VolumeKeys("v");
+        for (long seq = 1; seq <= 100; seq++) {
+            mem.put(keys.chunk(seq), ByteBuffer.wrap(new byte[] {1}));
+        }
+        Lease lease = Lease.acquire(store, keys, "node-a", false, false);
+        store.beforeDelete(key -> { // a slow store: 100 deletes take 10 s
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException("delete interrupted");
+            }
+        });
+        ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO);
+        c.sweep(seq -> false, 1000, lease, seq -> {});
+        assertEquals(100, c.sweep(seq -> false, 1000, lease, seq -> {}));
+        long started = System.nanoTime();
+        c.close();
+        double seconds = (System.nanoTime() - started) / 1e9;
+        assertTrue(seconds >= 4.5 && seconds < 8, "close waited " + seconds + " s");
+        long deleted = c.deleted.sum();
+        Thread.sleep(300);
+        assertEquals(deleted, c.deleted.sum(), "no delete after close");
+        assertEquals(0, c.failed.sum(), "deletes cut short by close are not failures");
+        int left = chunkSeqs(mem, "v").size();
+        assertTrue(left > 0 && left < 100, left + " chunks left");
+        // a batch cut short is not counted: the store deleted some of it, and cannot say which
+        assertTrue(deleted <= 100 - left, deleted + " counted, " + (100 - left) + " gone");
+    }
+
+    @Test
     void aWriterTakenOverDeletesNothing() throws Exception {
         MemoryStore store = new MemoryStore();
         VolumeKeys keys = new VolumeKeys("v");
