@@ -48,6 +48,15 @@ class ChunkCollectorTest {
         return seqs;
     }
 
+    /** A store holding chunks 1 to n of the volume (one byte each: a sweep never reads them). */
+    private static MemoryStore withChunks(VolumeKeys keys, int n) throws java.io.IOException {
+        MemoryStore mem = new MemoryStore();
+        for (long seq = 1; seq <= n; seq++) {
+            mem.put(keys.chunk(seq), ByteBuffer.wrap(new byte[] {1}));
+        }
+        return mem;
+    }
+
     /** Deletes run on a thread of their own: waits until {@code n} chunks are deleted in all, and no more. */
     private static void awaitDeleted(Volume v, long n, String what) throws java.io.InterruptedIOException {
         long deadline = System.nanoTime() + 10_000_000_000L;
@@ -153,12 +162,9 @@ class ChunkCollectorTest {
 
     @Test
     void aSweepDeletesOnlyChunksTheMapLetGoBelowTheCheckpoint() throws Exception {
-        MemoryStore mem = new MemoryStore();
-        FaultyStore store = new FaultyStore(mem, 1);
         VolumeKeys keys = new VolumeKeys("v");
-        for (long seq = 1; seq <= 8; seq++) {
-            mem.put(keys.chunk(seq), ByteBuffer.wrap(new byte[] {1}));
-        }
+        MemoryStore mem = withChunks(keys, 8);
+        FaultyStore store = new FaultyStore(mem, 1);
         mem.put(keys.chunkPrefix() + "0000000000000002.tmp", ByteBuffer.wrap(new byte[] {1})); // not a chunk
         mem.put(keys.chunkPrefix() + "notes", ByteBuffer.wrap(new byte[] {1}));
         Set<Long> named = Set.of(3L, 5L);
@@ -186,12 +192,9 @@ class ChunkCollectorTest {
 
     @Test
     void closeWaitsAFewSecondsThenLeavesTheRestToTheNextOpen() throws Exception {
-        MemoryStore mem = new MemoryStore();
-        FaultyStore store = new FaultyStore(mem, 1);
         VolumeKeys keys = new VolumeKeys("v");
-        for (long seq = 1; seq <= 100; seq++) {
-            mem.put(keys.chunk(seq), ByteBuffer.wrap(new byte[] {1}));
-        }
+        MemoryStore mem = withChunks(keys, 100);
+        FaultyStore store = new FaultyStore(mem, 1);
         Lease lease = Lease.acquire(store, keys, "node-a", false, false);
         store.beforeDelete(key -> { // a slow store: 100 deletes take 10 s
             try {
@@ -219,11 +222,8 @@ class ChunkCollectorTest {
 
     @Test
     void aWriterTakenOverDeletesNothing() throws Exception {
-        MemoryStore store = new MemoryStore();
         VolumeKeys keys = new VolumeKeys("v");
-        for (long seq = 1; seq <= 4; seq++) {
-            store.put(keys.chunk(seq), ByteBuffer.wrap(new byte[] {1}));
-        }
+        MemoryStore store = withChunks(keys, 4);
         Lease a = Lease.acquire(store, keys, "node-a", false, false);
         try (ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO)) {
             List<Long> gone = java.util.Collections.synchronizedList(new ArrayList<>());
