@@ -28,9 +28,10 @@ import org.slf4j.LoggerFactory;
  * been written again or trimmed since, so no read can reach them. Chunks are immutable and their
  * names never reused, so a chunk the map has let go is never named again.
  *
- * <p>A sweep runs after each checkpoint, on the consolidator's thread (no upload of this writer is
- * in flight then). It lists the volume's chunks and takes those below the checkpoint's sequence
- * number that the map does not name. One found so at an earlier sweep, at least {@code grace}
+ * <p>A sweep runs on the consolidator's thread after a consolidation (no upload of this writer is
+ * in flight then): after each checkpoint, and after any other once {@code grace} has passed since
+ * the last sweep. It lists the volume's chunks and takes those below the map's last delta that
+ * the map does not name. One found so at an earlier sweep, at least {@code grace}
  * before, is due, and once {@link Lease#checkCurrent} has confirmed that this node still holds the
  * volume, the due chunks go to a thread of their own to be deleted ({@link ObjectStore#deleteAll},
  * a batch at a time), so that consolidation never waits for them. A node taken over may have
@@ -75,8 +76,8 @@ final class ChunkCollector implements AutoCloseable {
 
     /**
      * One sweep: {@code named} says which chunks the map names, {@code below} is the sequence
-     * number of the checkpoint just stored (every chunk below it that the map does not name is
-     * garbage). Hands the due chunks to the deleting thread, unless the previous sweep's are still
+     * number of the map's last delta or checkpoint (every chunk below it that the map does not
+     * name is garbage). Hands the due chunks to the deleting thread, unless the previous sweep's are still
      * being deleted (they are due again next time), and returns how many; {@code gone} hears of
      * each chunk deleted, on that thread. Only a lost lease, or a failed listing, is an error.
      */
@@ -134,7 +135,7 @@ final class ChunkCollector implements AutoCloseable {
                     } catch (IOException | RuntimeException e1) {
                         failed.increment();
                         retry.add(seq);
-                        log.warn("volume {}: deleting unreferenced chunk {} failed, tried again after the next checkpoint: {}", keys.volume(),
+                        log.warn("volume {}: deleting unreferenced chunk {} failed, tried again at the next sweep: {}", keys.volume(),
                                 keys.chunk(seq), e1.toString());
                     }
                 }

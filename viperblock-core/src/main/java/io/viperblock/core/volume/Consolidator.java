@@ -67,6 +67,8 @@ final class Consolidator implements AutoCloseable {
     private final Condition wake = signalLock.newCondition();
     private final Thread thread;
     final ChunkCollector collector;
+    /** When the collector last looked (System.nanoTime): long ago at first, so the first consolidation looks. */
+    private long lastSweep = System.nanoTime() - Long.MAX_VALUE / 2;
     private volatile boolean stopping;
     private volatile IOException lastError;
 
@@ -271,8 +273,12 @@ final class Consolidator implements AutoCloseable {
         this.runs.increment();
         log.debug("volume {}: consolidated {} ({} records, {} chunks) in {} ms", keys.volume(), seg, recs.size(), chunks.size(),
                 (System.nanoTime() - started) / 1_000_000);
-        if (map.deltasSinceCheckpoint() >= config.checkpointEvery()) {
+        boolean checkpointed = map.deltasSinceCheckpoint() >= config.checkpointEvery();
+        if (checkpointed) {
             checkpoint();
+        }
+        if (checkpointed || System.nanoTime() - lastSweep >= config.chunkGrace().toNanos()) {
+            sweep();
         }
     }
 
@@ -280,12 +286,32 @@ final class Consolidator implements AutoCloseable {
         long ckptSeq = nextSeq.getAndIncrement();
         map.writeCheckpoint(store, keys.mapPrefix(), keys::checkpoint, ckptSeq, epoch, nextSeq.get() - 1);
         checkpoints.increment();
+    }
+
+    /**
+     * Looks for chunks the map no longer names (ChunkCollector): after each checkpoint, and after
+     * any other consolidation once {@code chunkGrace} has passed since the last look, so that a
+     * volume whose process restarts before its second checkpoint still loses its garbage. Every chunk
+     * numbered below the map's last delta is either named by an extent or garbage: no upload of
+     * this writer is in flight between consolidations.
+     */
+    private void sweep() throws IOException {
+        lastSweep = System.nanoTime();
+        java.util.Set<Long> named = new java.util.HashSet<>();
+        long[] last = {-1};
+        map.extents().forEachAll((start, length, chunkSeq, pos) -> { // the map's only writer reads it alone
+            if (chunkSeq != last[0]) {
+                named.add(chunkSeq);
+                last[0] = chunkSeq;
+            }
+        });
         try {
-            collector.sweep(chunkSeq -> map.chunkBlockCount(chunkSeq) >= 0, ckptSeq, lease, volume::chunkDeleted);
+            collector.sweep(named::contains, map.lastDeltaSeq(), lease, volume::chunkDeleted);
         } catch (VolumeFencedException e) {
             throw e;
         } catch (IOException e) {
-            log.warn("volume {}: looking for unreferenced chunks failed, tried again after the next checkpoint: {}", keys.volume(), e.toString());
+            log.warn("volume {}: looking for unreferenced chunks failed, tried again after the next consolidation: {}", keys.volume(),
+                    e.toString());
         }
     }
 

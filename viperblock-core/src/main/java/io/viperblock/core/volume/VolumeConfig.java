@@ -12,7 +12,7 @@ import java.time.Duration;
  * @param uploadParallelism     chunks uploaded at once (each holds a 4 MiB buffer)
  * @param cacheBytes            bounded cache of chunk blocks read from the store
  * @param checkpointEvery       map deltas between two compacted checkpoints
- * @param chunkGrace            a chunk the map no longer names is deleted once two checkpoints at least this far apart found it so
+ * @param chunkGrace            a chunk the map no longer names is deleted once two looks at least this far apart found it so (ChunkCollector)
  */
 public record VolumeConfig(
         long segmentBytes,

@@ -108,6 +108,33 @@ class ChunkCollectorTest {
     }
 
     @Test
+    void garbageFromBeforeARestartGoesWithoutACheckpoint() throws Exception {
+        ObjectStore store = new MemoryStore();
+        VolumeConfig noCheckpoints = config(Duration.ZERO).withCheckpointEvery(1000);
+        byte[] data = new byte[REGION];
+        for (int run = 1; run <= 2; run++) {
+            VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, noCheckpoints);
+            if (run == 1) {
+                mgr.create("v", REGION);
+            }
+            try (Volume v = mgr.open("v")) {
+                for (int round = 1; round <= 2; round++) {
+                    data[run * 10 + round] = (byte) round;
+                    v.write(0, data, false);
+                    v.drain(); // one chunk, one delta, no checkpoint
+                }
+                assertEquals(0, v.stats().checkpoints());
+                if (run == 2) {
+                    // the first look of this process noted the two chunks of the first run, the second deleted them
+                    awaitDeleted(v, 2, "the first run's chunks");
+                    assertEquals(2, chunkSeqs(store, "v").size(), "this run's two chunks: the map's and the one it replaced");
+                }
+                assertArrayEquals(data, v.read(0, REGION));
+            }
+        }
+    }
+
+    @Test
     void nothingIsDeletedWithinItsGrace() throws Exception {
         ObjectStore store = new MemoryStore();
         VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, config(Duration.ofHours(1)));
