@@ -153,6 +153,23 @@ public final class BlockMap {
     }
 
     /**
+     * The chunks some extent points into, with their block counts. (The chunk table may still
+     * hold chunks every extent has left since the last checkpoint.) Callers hold the volume's view
+     * lock, or are the map's only writer.
+     */
+    public Map<Long, Integer> liveChunks() {
+        Map<Long, Integer> live = new HashMap<>();
+        long[] last = {-1};
+        extents.forEachAll((start, length, chunkSeq, pos) -> {
+            if (chunkSeq != last[0]) { // neighbouring extents mostly share a chunk
+                live.putIfAbsent(chunkSeq, chunkBlocks.get(chunkSeq));
+                last[0] = chunkSeq;
+            }
+        });
+        return live;
+    }
+
+    /**
      * Writes a compacted checkpoint named {@code ckptSeq} holding the whole map and the chunks it
      * still references, then deletes the deltas and checkpoints it replaces. The checkpoint is
      * durable before anything it replaces is deleted. It seals the map at {@code ckptSeq}: its
@@ -164,8 +181,7 @@ public final class BlockMap {
         if (ckptSeq <= lastDeltaSeq) {
             throw new IllegalArgumentException("checkpoint " + ckptSeq + " is not after the map's last delta " + lastDeltaSeq);
         }
-        Map<Long, Integer> live = new HashMap<>();
-        extents.forEachAll((start, length, chunkSeq, pos) -> live.putIfAbsent(chunkSeq, chunkBlocks.get(chunkSeq)));
+        Map<Long, Integer> live = liveChunks();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         MapCheckpoint.Writer w = new MapCheckpoint.Writer(out, new MapCheckpoint(ckptSeq, ckptSeq, walCoveredSeq,
                 maxSeqUsed, epoch, live.size(), extents.extentCount()));

@@ -11,8 +11,10 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -297,49 +299,44 @@ public final class FileStore implements ObjectStore {
 
     @Override
     public void delete(String key) throws IOException {
-        Path p = path(key);
-        Path dir = p.getParent();
-        try {
-            if (fs.isDirectory(p)) {
-                return; // only a prefix of other objects: no object has this name
-            }
-            boolean existed = fs.delete(p);
-            open.forget(key);
-            // Sync even if it was already gone: an earlier delete may have crashed before its sync.
-            if (existed || fs.isDirectory(dir)) {
-                syncNearest(dir);
-            }
-            if (existed) {
-                removeEmptyParents(dir);
-            }
-        } catch (IOException e) {
-            throw failure("deleting", key, null, null, e);
-        }
+        deleteAll(List.of(key));
     }
 
-    /** Deletes every object first, then syncs each directory they were in once. */
+    /**
+     * Deletes every object first, then syncs each directory they were in once: also where the
+     * object was already gone, as an earlier delete may have crashed before its sync.
+     */
     @Override
     public void deleteAll(List<String> keys) throws IOException {
-        Set<Path> dirs = new LinkedHashSet<>();
+        Map<Path, String> dirs = new LinkedHashMap<>(); // directory to sync -> a key in it, for messages
+        Set<Path> emptied = new LinkedHashSet<>();
         for (String key : keys) {
             Path p = path(key);
+            Path dir = p.getParent();
             try {
-                if (!fs.isDirectory(p) && fs.delete(p)) {
-                    dirs.add(p.getParent());
+                if (fs.isDirectory(p)) {
+                    continue; // only a prefix of other objects: no object has this name
                 }
+                boolean existed = fs.delete(p);
                 open.forget(key);
+                if (existed || fs.isDirectory(dir)) {
+                    dirs.putIfAbsent(dir, key);
+                }
+                if (existed) {
+                    emptied.add(dir);
+                }
             } catch (IOException e) {
                 throw failure("deleting", key, null, null, e);
             }
         }
-        for (Path dir : dirs) {
+        for (Map.Entry<Path, String> d : dirs.entrySet()) {
             try {
-                syncNearest(dir);
+                syncNearest(d.getKey());
             } catch (IOException e) {
-                throw failure("deleting", keys.get(0) + " and others under " + root.relativize(dir), null, null, e);
+                throw failure("deleting", d.getValue(), null, null, e);
             }
         }
-        for (Path dir : dirs) {
+        for (Path dir : emptied) {
             removeEmptyParents(dir);
         }
     }

@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * changes nothing, as the deltas that let those chunks go were stored before it. The delay leaves
  * reads planned against an older map time to finish (a read that still finds its chunk gone plans
  * again: {@code Volume.readBlocks}). The chunks of a consolidation cut short, and those a fenced
- * writer stored, go the same way. A delete that fails is tried again after the next checkpoint.
+ * writer stored, go the same way. A delete that fails is tried again at the next sweep.
  *
  * <p>Snapshots and clones, when they come, will name chunks too; a sweep must then keep every
  * chunk any of them names.
@@ -91,7 +91,7 @@ final class ChunkCollector implements AutoCloseable {
         boolean busy = deleting != null && !deleting.isDone();
         for (ObjectInfo o : store.list(keys.chunkPrefix())) {
             long seq = chunkSeq(o.key());
-            if (seq < 0 || Long.compareUnsigned(seq, below) >= 0 || named.test(seq)) {
+            if (seq < 0 || seq >= below || named.test(seq)) {
                 continue;
             }
             Long since = unreferenced.get(seq);
@@ -143,7 +143,7 @@ final class ChunkCollector implements AutoCloseable {
         }
     }
 
-    /** Waits until the chunks handed over so far are deleted, or their deletes failed (tests, close). */
+    /** Waits until the chunks handed over so far are deleted, or their deletes failed (tests). */
     boolean awaitDeletes(Duration timeout) throws InterruptedException {
         Future<?> f = deleting;
         if (f == null) {

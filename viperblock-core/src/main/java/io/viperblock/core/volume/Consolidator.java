@@ -67,8 +67,8 @@ final class Consolidator implements AutoCloseable {
     private final Condition wake = signalLock.newCondition();
     private final Thread thread;
     final ChunkCollector collector;
-    /** When the collector last looked (System.nanoTime): long ago at first, so the first consolidation looks. */
-    private long lastSweep = System.nanoTime() - Long.MAX_VALUE / 2;
+    /** When the collector last looked (System.nanoTime); set one grace back at first, so the first consolidation looks. */
+    private long lastSweep;
     private volatile boolean stopping;
     private volatile IOException lastError;
 
@@ -95,6 +95,7 @@ final class Consolidator implements AutoCloseable {
         this.chunkBuffers = new java.util.concurrent.ArrayBlockingQueue<>(config.uploadParallelism() + 1);
         this.thread = Thread.ofPlatform().daemon().name("vb-consolidate-" + keys.volume()).unstarted(this::loop);
         this.collector = new ChunkCollector(store, keys, config.chunkGrace());
+        this.lastSweep = System.nanoTime() - config.chunkGrace().toNanos();
     }
 
     void start() {
@@ -297,16 +298,9 @@ final class Consolidator implements AutoCloseable {
      */
     private void sweep() throws IOException {
         lastSweep = System.nanoTime();
-        java.util.Set<Long> named = new java.util.HashSet<>();
-        long[] last = {-1};
-        map.extents().forEachAll((start, length, chunkSeq, pos) -> { // the map's only writer reads it alone
-            if (chunkSeq != last[0]) {
-                named.add(chunkSeq);
-                last[0] = chunkSeq;
-            }
-        });
+        java.util.Map<Long, Integer> named = map.liveChunks(); // the map's only writer reads it without the view lock
         try {
-            collector.sweep(named::contains, map.lastDeltaSeq(), lease, volume::chunkDeleted);
+            collector.sweep(named::containsKey, map.lastDeltaSeq(), lease, volume::chunkDeleted);
         } catch (VolumeFencedException e) {
             throw e;
         } catch (IOException e) {
