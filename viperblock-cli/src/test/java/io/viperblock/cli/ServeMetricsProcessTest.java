@@ -136,14 +136,11 @@ class ServeMetricsProcessTest {
             double accepted = value(after, "viperblock_nbd_connections_accepted_total");
             assertTrue(accepted >= 1, "fio connected (its nbd engine may open more than one connection)");
 
-            // sealed segments wait in the WAL window until they are 30 s old (fio rewrote its 16 MiB
-            // many times over, so the older ones hold nothing a later write did not replace); the
-            // last segment seals after 5 s idle once they are gone, and its consolidation stores
-            // chunks, then a map delta, and counts the run at its end
-            Map<String, PromParser.Family> stored = scrapeUntil(metrics, Duration.ofSeconds(90), "a consolidation run stored chunks",
-                    m -> value(m, "viperblock_chunks_uploaded_total", "volume", "vol") >= 1);
-            assertTrue(value(stored, "viperblock_consolidations_total", "volume", "vol") >= 1);
-            assertTrue(value(stored, "viperblock_wal_blocks_replaced_total", "volume", "vol") >= 1, "rewritten blocks left out");
+            // the WAL segment seals after 5 s idle; its consolidation stores chunks, then a map delta,
+            // and counts the run at its end
+            Map<String, PromParser.Family> stored = scrapeUntil(metrics, Duration.ofSeconds(60), "a consolidation run stored",
+                    m -> value(m, "viperblock_consolidations_total", "volume", "vol") >= 1);
+            assertTrue(value(stored, "viperblock_chunks_uploaded_total", "volume", "vol") >= 1);
             assertTrue(value(stored, "viperblock_store_requests_total", "op", "put") >= 2, "chunks and a map delta");
             assertTrue(value(stored, "viperblock_store_bytes_total", "op", "put")
                     >= value(stored, "viperblock_chunk_uploaded_bytes_total", "volume", "vol"));

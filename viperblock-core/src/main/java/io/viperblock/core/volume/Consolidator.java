@@ -76,8 +76,6 @@ final class Consolidator implements AutoCloseable {
     final LongAdder chunksWritten = new LongAdder();
     final LongAdder bytesWritten = new LongAdder();
     final LongAdder checkpoints = new LongAdder();
-    /** Blocks of consolidated segments not packed because a later record of the same batch had replaced them. */
-    final LongAdder blocksReplaced = new LongAdder();
     final LongAdder failures = new LongAdder();
 
     Consolidator(Volume volume, ObjectStore store, VolumeKeys keys, WalWriter wal, BlockMap map, AtomicLong nextSeq, Lease lease,
@@ -129,7 +127,7 @@ final class Consolidator implements AutoCloseable {
                 if (backoffMs > 0) {
                     sleep(backoffMs);
                 } else if (!passDue()) {
-                    sleep(idleMillis());
+                    sleep(Math.max(10, config.sealAfter().toMillis() / 4));
                     continue;
                 }
                 if (stopping) {
@@ -143,8 +141,8 @@ final class Consolidator implements AutoCloseable {
                         wal.sealActive();
                     }
                     WalSegment s;
-                    while (!stopping && (s = wal.oldestSealed()) != null && due(s)) {
-                        consolidate(wal.sealedSegments());
+                    while (!stopping && (s = wal.oldestSealed()) != null) {
+                        consolidate(s);
                     }
                 } finally {
                     passLock.unlock();
@@ -169,40 +167,11 @@ final class Consolidator implements AutoCloseable {
     }
 
     private boolean passDue() {
-        WalSegment oldest = wal.oldestSealed();
-        if (oldest != null) {
-            return due(oldest);
+        if (wal.oldestSealed() != null) {
+            return true;
         }
         WalSegment active = wal.active();
         return active.hasRecords() && System.nanoTime() - active.createdNanos() >= config.sealAfter().toNanos();
-    }
-
-    /**
-     * How long to sleep when no pass is due: a quarter of {@code sealAfter}; while a sealed
-     * segment waits, at most {@link #WINDOW_POLL_MS} (writes to the active segment may carry the
-     * WAL past the window without a seal to wake this thread) or until it comes of age.
-     */
-    private long idleMillis() {
-        long ms = config.sealAfter().toMillis() / 4;
-        WalSegment oldest = wal.oldestSealed();
-        if (oldest != null) {
-            long left = config.consolidateAfter().toNanos() - (System.nanoTime() - oldest.createdNanos());
-            ms = Math.min(Math.min(ms, WINDOW_POLL_MS), TimeUnit.NANOSECONDS.toMillis(left) + 1);
-        }
-        return Math.max(10, ms);
-    }
-
-    private static final long WINDOW_POLL_MS = 50;
-
-    /**
-     * Whether the sealed segments are to be consolidated now: once the unconsolidated WAL passes
-     * the window, or once the oldest is {@code consolidateAfter} old. Until then their blocks may
-     * still be overwritten, and they are consolidated together (see {@link #consolidate}): a
-     * block written again within the window is packed once, not once per write.
-     */
-    private boolean due(WalSegment oldest) {
-        return wal.pendingBytes() > config.effectiveWalWindow()
-                || System.nanoTime() - oldest.createdNanos() >= config.consolidateAfter().toNanos();
     }
 
     private void sleep(long ms) throws InterruptedException {
@@ -222,8 +191,9 @@ final class Consolidator implements AutoCloseable {
         passLock.lock();
         try {
             wal.sealActive();
-            while (wal.oldestSealed() != null) {
-                consolidate(wal.sealedSegments());
+            WalSegment s;
+            while ((s = wal.oldestSealed()) != null) {
+                consolidate(s);
             }
             wal.releaseKept(); // every read goes to the store now, and the WAL holds only the active segment
             lastError = null;
@@ -236,41 +206,21 @@ final class Consolidator implements AutoCloseable {
         }
     }
 
-    /** Segment offsets take the low bits of a run's position in a batch, the segment's index in the batch the rest. */
-    private static final int OFFSET_BITS = 40;
-    private static final long OFFSET_MASK = (1L << OFFSET_BITS) - 1;
-
-    /**
-     * Consolidates sealed segments, oldest first, as one batch under one map delta: the newest
-     * version of each block across all of them is packed, so what a later record of the batch
-     * replaced is never stored. One delta for the whole batch keeps every state of the store a
-     * state the volume was in, after all the batch's writes and before every later one: a node
-     * taking over without this node's WAL then finds the volume as it was at some moment, never
-     * a block older than a write acknowledged before it.
-     */
-    private void consolidate(List<WalSegment> batch) throws IOException {
+    private void consolidate(WalSegment seg) throws IOException {
         long started = System.nanoTime();
-        for (WalSegment seg : batch) {
-            while (!seg.fullyPublished()) {
-                // an appender is between its WAL write and its dirty-index update: a matter of microseconds
-                Thread.onSpinWait();
-                Thread.yield();
-            }
+        while (!seg.fullyPublished()) {
+            // an appender is between its WAL write and its dirty-index update: a matter of microseconds
+            Thread.onSpinWait();
+            Thread.yield();
         }
-        // The newest version of each block in the batch: later records override earlier ones.
+        // The newest version of each block in this segment: later records override earlier ones.
         ExtentMap live = new ExtentMap(BLOCK);
-        long recordBlocks = 0;
-        int records = 0;
-        for (int k = 0; k < batch.size(); k++) {
-            RecordList recs = batch.get(k).records();
-            for (int i = 0; i < recs.size(); i++) {
-                long pos = recs.type(i) == WalRecord.WRITE ? ((long) k << OFFSET_BITS) | recs.payloadOffset(i) : ExtentMap.ZERO;
-                live.put(recs.firstBlock(i), recs.count(i), recs.seq(i), pos);
-                recordBlocks += recs.count(i);
-            }
-            records += recs.size();
+        RecordList recs = seg.records();
+        for (int i = 0; i < recs.size(); i++) {
+            long pos = recs.type(i) == WalRecord.WRITE ? recs.payloadOffset(i) : ExtentMap.ZERO;
+            live.put(recs.firstBlock(i), recs.count(i), recs.seq(i), pos);
         }
-        List<long[]> runs = new ArrayList<>(); // {start, length, seq, position in the batch or ZERO}
+        List<long[]> runs = new ArrayList<>(); // {start, length, seq, offset-in-segment or ZERO}
         live.forEachAll((start, length, seq, pos) -> runs.add(new long[] {start, length, seq, pos}));
 
         List<MapDelta.ChunkRef> chunks = new ArrayList<>();
@@ -278,15 +228,13 @@ final class Consolidator implements AutoCloseable {
         List<Future<?>> uploads = new ArrayList<>();
         ChunkBuilder builder = null;
         long chunkSeq = 0;
+        int[] crcs = recs.blockCrcs(); // computed as the writes came in; null after a replay
         try {
             for (long[] run : runs) {
                 if (run[3] == ExtentMap.ZERO) {
                     entries.add(MapDelta.Entry.hole(run[0], run[1]));
                     continue;
                 }
-                WalSegment seg = batch.get((int) (run[3] >>> OFFSET_BITS));
-                RecordList recs = seg.records();
-                int[] crcs = recs.blockCrcs(); // computed as the writes came in; null after a replay
                 for (long j = 0; j < run[1]; ) {
                     if (builder == null) {
                         chunkSeq = nextSeq.getAndIncrement();
@@ -295,7 +243,7 @@ final class Consolidator implements AutoCloseable {
                     // as much of the run as the chunk takes, read from the WAL straight into it
                     int n = (int) Math.min(builder.free(), run[1] - j);
                     int entryOffset = builder.count();
-                    long from = (run[3] & OFFSET_MASK) + j * BLOCK;
+                    long from = run[3] + j * BLOCK;
                     builder.addRun(run[0] + j, run[2], n, dst -> seg.read(dst, from), crcs, crcs == null ? 0 : recs.blockCrcIndex(from));
                     entries.add(MapDelta.Entry.data(run[0] + j, n, chunkSeq, entryOffset));
                     j += n;
@@ -316,20 +264,16 @@ final class Consolidator implements AutoCloseable {
         // Rule 3: the chunks are durable; now the delta that names them, if this node still owns
         // the volume. (A takeover after this check leaves the delta an orphan no reader applies.)
         lease.checkCurrent();
-        WalSegment last = batch.get(batch.size() - 1);
         long deltaSeq = nextSeq.getAndIncrement();
-        MapDelta delta = new MapDelta(deltaSeq, map.lastDeltaSeq(), last.lastSeq(), epoch, chunks, entries);
+        MapDelta delta = new MapDelta(deltaSeq, map.lastDeltaSeq(), seg.lastSeq(), epoch, chunks, entries);
         store.put(keys.delta(deltaSeq), delta.encode());
         volume.applyConsolidated(delta);
-        // Only now may the segments go: the delta covering them is durable. (Their files still
-        // serve reads of their blocks for a while: WalWriter.keepConsolidated.)
-        for (WalSegment seg : batch) {
-            wal.retire(seg);
-        }
+        // Only now may the segment go: the delta covering it is durable. (Its file still serves
+        // reads of its blocks for a while: WalWriter.keepConsolidated.)
+        wal.retire(seg);
         this.runs.increment();
-        blocksReplaced.add(recordBlocks - live.mappedBlocks());
-        log.debug("volume {}: consolidated {} segments up to {} ({} records, {} chunks) in {} ms", keys.volume(), batch.size(), last,
-                records, chunks.size(), (System.nanoTime() - started) / 1_000_000);
+        log.debug("volume {}: consolidated {} ({} records, {} chunks) in {} ms", keys.volume(), seg, recs.size(), chunks.size(),
+                (System.nanoTime() - started) / 1_000_000);
         boolean checkpointed = map.deltasSinceCheckpoint() >= config.checkpointEvery();
         if (checkpointed) {
             checkpoint();

@@ -5,13 +5,9 @@ import java.time.Duration;
 /**
  * Tunables of the engine. Immutable; {@link #defaults()} then the {@code with...} methods.
  *
- * @param segmentBytes          a WAL segment is sealed once it passes this size
- * @param sealAfter             ... or once it has held unconsolidated data this long (and no sealed segment waits)
+ * @param segmentBytes          a WAL segment is sealed (and consolidated) once it passes this size
+ * @param sealAfter             ... or once it has held unconsolidated data this long
  * @param maxPendingWalBytes    writers wait when unconsolidated WAL passes this (backpressure)
- * @param walWindowBytes        sealed segments wait in the WAL until the unconsolidated WAL passes this (at most
- *                              {@code maxPendingWalBytes} less two segments), so that blocks overwritten meanwhile are
- *                              never packed (Consolidator)
- * @param consolidateAfter      ... or until they are this old
  * @param backpressureTimeout   how long a writer waits before failing with an error
  * @param uploadParallelism     chunks uploaded at once (each holds a 4 MiB buffer)
  * @param cacheBytes            bounded cache of chunk blocks read from the store
@@ -26,65 +22,49 @@ public record VolumeConfig(
         int uploadParallelism,
         long cacheBytes,
         int checkpointEvery,
-        Duration chunkGrace,
-        long walWindowBytes,
-        Duration consolidateAfter) {
+        Duration chunkGrace) {
 
     public VolumeConfig {
         if (segmentBytes < 1 << 20 || maxPendingWalBytes < 2 * segmentBytes || uploadParallelism < 1
-                || cacheBytes < 0 || checkpointEvery < 1 || chunkGrace.isNegative() || walWindowBytes < 0 || consolidateAfter.isNegative()) {
+                || cacheBytes < 0 || checkpointEvery < 1 || chunkGrace.isNegative()) {
             throw new IllegalArgumentException("invalid volume configuration: segmentBytes >= 1 MiB, maxPendingWalBytes >= 2 segments, "
-                    + "uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, chunkGrace >= 0, walWindowBytes >= 0, consolidateAfter >= 0: " + this);
+                    + "uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, chunkGrace >= 0: " + this);
         }
     }
 
     public static VolumeConfig defaults() {
-        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 2L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10),
-                1L << 30, Duration.ofSeconds(30));
+        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10));
     }
 
     public VolumeConfig withSegmentBytes(long v) {
-        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, walWindowBytes, consolidateAfter);
+        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withSealAfter(Duration v) {
-        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, walWindowBytes, consolidateAfter);
+        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withMaxPendingWalBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, walWindowBytes, consolidateAfter);
+        return new VolumeConfig(segmentBytes, sealAfter, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withBackpressureTimeout(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, walWindowBytes, consolidateAfter);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withUploadParallelism(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, chunkGrace, walWindowBytes, consolidateAfter);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withCacheBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, chunkGrace, walWindowBytes, consolidateAfter);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withChunkGrace(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v, walWindowBytes, consolidateAfter);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v);
     }
 
     public VolumeConfig withCheckpointEvery(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, chunkGrace, walWindowBytes, consolidateAfter);
-    }
-
-    public VolumeConfig withWalWindowBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, v, consolidateAfter);
-    }
-
-    public VolumeConfig withConsolidateAfter(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, walWindowBytes, v);
-    }
-
-    /** {@code walWindowBytes} as the consolidator uses it: below the backpressure bound, so writers never wait for a window. */
-    long effectiveWalWindow() {
-        return Math.min(walWindowBytes, maxPendingWalBytes - 2 * segmentBytes);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, chunkGrace);
     }
 }

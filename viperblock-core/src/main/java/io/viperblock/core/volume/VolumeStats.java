@@ -11,13 +11,12 @@ import io.viperblock.core.metrics.LatencyHistogram;
  * @param mapBytesPerExtent    memory the block map costs per extent
  * @param walSyncLatency       time of each fdatasync of {@code WalWriter.sync} (one per flush batch)
  * @param chunksDeleted        chunks the map no longer named, deleted from the store ({@code ChunkCollector})
- * @param blocksReplacedInWal  blocks consolidation left out because a later WAL record had replaced them ({@code Consolidator})
  */
 public record VolumeStats(
         long reads, long bytesRead, long writes, long bytesWritten, long partialWrites, long zeroes, long trims,
         long flushes, long walSyncs, long walWriteCalls, long walRecords, long walBytes, double walWritesPerSync,
         double walRecordsPerWrite, long pendingWalBytes, int walSegments, long walBlockReads, long keptWalBytes,
-        long consolidations, long consolidationFailures, long chunksWritten, long chunkBytesWritten, long checkpoints, long chunksDeleted, long blocksReplacedInWal,
+        long consolidations, long consolidationFailures, long chunksWritten, long chunkBytesWritten, long checkpoints, long chunksDeleted,
         long cacheHits, long cacheMisses, long storeReads, long storeBytesRead,
         long mapExtents, long mapBytes, double mapBytesPerExtent, int chunks, long dirtyExtents,
         long backpressureWaits, long readNanosTotal, long writeNanosTotal, long flushNanosTotal, String lastConsolidationError,

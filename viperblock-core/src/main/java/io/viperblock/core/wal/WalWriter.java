@@ -677,22 +677,6 @@ public final class WalWriter implements AutoCloseable {
         this.sealListener = listener;
     }
 
-    /** The sealed segments, oldest first: what a consolidation takes. */
-    public List<WalSegment> sealedSegments() {
-        writeLock.lock();
-        try {
-            List<WalSegment> out = new ArrayList<>();
-            for (WalSegment s : segments) {
-                if (s.sealed()) {
-                    out.add(s);
-                }
-            }
-            return out;
-        } finally {
-            writeLock.unlock();
-        }
-    }
-
     /** The oldest sealed segment, or null. */
     public WalSegment oldestSealed() {
         writeLock.lock();

@@ -21,16 +21,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A consolidated WAL segment keeps serving reads of what it holds (still in the page cache)
- * until newer consolidated segments pass maxPendingWalBytes less the WAL window, a drain or a close, or a write that
+ * until newer consolidated segments pass maxPendingWalBytes, a drain or a close, or a write that
  * finds the disk full; then reads of its blocks go to the store, and its file goes.
  */
 class KeptSegmentsTest {
-    /**
-     * 1 MiB segments, 4 MiB of pending WAL at most and no WAL window, so at most 4 MiB of
-     * consolidated segments kept; sealed only when full, and consolidated at once.
-     */
-    private static final VolumeConfig CONFIG = VolumeScenarios.smallConfig().withSealAfter(Duration.ofHours(1))
-            .withWalWindowBytes(0).withConsolidateAfter(Duration.ZERO);
+    /** 1 MiB segments, 4 MiB of pending WAL at most, so at most 4 MiB of consolidated segments kept; sealed only when full. */
+    private static final VolumeConfig CONFIG = VolumeScenarios.smallConfig().withSealAfter(Duration.ofHours(1));
     private static final Path DATA = Path.of("/data");
     private static final Path WAL = DATA.resolve("volumes/k/wal");
     private static final int RECORD = 256 << 10;

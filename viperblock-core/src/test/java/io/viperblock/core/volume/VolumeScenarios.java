@@ -24,14 +24,9 @@ public final class VolumeScenarios {
 
     private VolumeScenarios() {}
 
-    /**
-     * Small segments and frequent checkpoints, so a short run exercises consolidation and recovery;
-     * sealed segments wait up to 100 ms or until 2 MiB of WAL are pending (the window: 4 MiB less two
-     * segments), so later writes often replace blocks before their segment is consolidated.
-     */
+    /** Small segments and frequent checkpoints, so a short run exercises consolidation and recovery. */
     public static VolumeConfig smallConfig() {
         return VolumeConfig.defaults().withSegmentBytes(1 << 20).withMaxPendingWalBytes(4 << 20).withSealAfter(Duration.ofMillis(20))
-                .withConsolidateAfter(Duration.ofMillis(100))
                 .withCheckpointEvery(3).withCacheBytes(1 << 20).withUploadParallelism(2).withChunkGrace(Duration.ZERO);
     }
 
