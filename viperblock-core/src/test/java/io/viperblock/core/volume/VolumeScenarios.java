@@ -89,8 +89,9 @@ public final class VolumeScenarios {
             collected += v.stats().chunksDeleted();
             assertTrue(consolidations > 0 && checkpoints > 0, ctx + ": the run never consolidated (" + consolidations
                     + ") or checkpointed (" + checkpoints + ")");
-            // smallConfig has no grace: chunks whose every block was written again are deleted
-            // at the second checkpoint that finds them so, while the model checks every read
+            // smallConfig has no grace, so the collector looks after every consolidation: chunks
+            // whose every block was written again are deleted at the second look that finds them
+            // so, while the model checks every read
             assertTrue(collected > 0, ctx + ": no chunk was ever collected (" + checkpoints + " checkpoints)");
         } finally {
             v.close();
