@@ -50,6 +50,11 @@ public final class Formats {
     /** Name of the WAL directory inside a local volume directory. */
     public static final String WAL_DIR = "wal";
     public static final String WAL_SUFFIX = ".wal";
+    /**
+     * The WAL's sync mark, in the WAL directory: one page whose first 64 bytes are a copy of the
+     * active segment's header ({@link WalHeader}) with the length its last fdatasync covered.
+     */
+    public static final String WAL_SYNC_MARK = "synced.mark";
     public static final String DELTA_SUFFIX = ".delta";
     public static final String CKPT_SUFFIX = ".ckpt";
     /** Local file holding this node's id, at the top of the data directory. */

@@ -27,11 +27,14 @@ import java.util.UUID;
  * +------+----+------------------------------------------------------------+
  * </pre>
  *
- * The header is written and fsynced when the segment is created, with synced length 0. After
- * each fdatasync of the segment the writer rewrites it in place with the length that fdatasync
- * covered, without syncing it again: the value becomes durable with the next one. Whatever value
- * survives a crash is therefore a length that was fsynced, and replay treats damage below it as
- * corruption of flushed records rather than as a torn tail.
+ * The header is written and fsynced when the segment is created, with synced length 0, and
+ * rewritten with the segment's whole length at the seal and at the close, each after an
+ * fdatasync. In between, after each fdatasync of the active segment, the writer writes a copy of
+ * this header with the length that fdatasync covered to the WAL's sync mark
+ * ({@link Formats#WAL_SYNC_MARK}), a file of its own, so that the fdatasyncs of the records do
+ * not also write this page. Whatever value of either survives a crash is a length that was
+ * fsynced, and replay treats damage below the larger one that names the segment as corruption of
+ * flushed records rather than as a torn tail.
  *
  * <p>Decoding checks, in this order: length, magic, version, header length, checksum, then the
  * fields (first seq >= 1, epoch >= 0, synced length 0 or >= 64, reserved bytes zero).

@@ -43,24 +43,57 @@ public final class WalReplay {
     /**
      * Null if a segment's scan shows no damage (a clean end, or a torn tail of the last segment,
      * which replay cuts), else what is wrong, as a phrase after "WAL segment X". A problem in a
-     * segment other than the last, or below the length its header says was fsynced, is damage:
-     * those records were acknowledged as durable.
+     * segment other than the last, or below the length its header or the WAL's sync mark says was
+     * fsynced ({@link #syncedLength}), is damage: those records were acknowledged as durable.
      */
     static String damage(WalScan.ScanResult r, long syncedLength, boolean last) {
         if (r.problem() == null) {
             return r.endOfValidData() >= syncedLength ? null
-                    : "ends at offset " + r.endOfValidData() + ", but its header says its first " + syncedLength
-                            + " bytes were flushed (fsynced): flushed records are missing";
+                    : "ends at offset " + r.endOfValidData() + ", but its first " + syncedLength
+                            + " bytes were flushed (fsynced), as its header or the WAL's sync mark says: flushed records are missing";
         }
         String at = "is damaged at offset " + r.problemOffset() + ": " + r.problem() + ". ";
         if (!last) {
             return at + "It is not the last segment, so this is not a torn write";
         }
         if (r.problemOffset() < syncedLength) {
-            return at + "Its header says its first " + syncedLength + " bytes were flushed (fsynced), so this is not a"
-                    + " torn write but damage to records acknowledged as durable";
+            return at + "Its first " + syncedLength + " bytes were flushed (fsynced), as its header or the WAL's sync mark"
+                    + " says, so this is not a torn write but damage to records acknowledged as durable";
         }
         return null;
+    }
+
+    /**
+     * The WAL's sync mark ({@link Formats#WAL_SYNC_MARK}), or null if there is none or it cannot
+     * be read. The writer never syncs it on a client's flush, so after a power loss it may be torn
+     * or old: a bad one is ignored, which only leaves replay going by the segments' headers.
+     */
+    static WalHeader readMark(Fs fs, Path dir) throws IOException {
+        Path path = dir.resolve(Formats.WAL_SYNC_MARK);
+        if (!fs.exists(path)) {
+            return null;
+        }
+        try (FsFile file = fs.open(path)) {
+            return file.size() == 0 ? null : WalHeader.read(file, path.toString()); // empty: no flush yet
+        } catch (CorruptFormatException e) {
+            log.info("WAL sync mark {} cannot be read ({}): going by the segments' headers", path, e.getMessage());
+            return null;
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    /**
+     * How much of a segment was fsynced, as far as the WAL says: its header's synced length, or
+     * the sync mark's if the mark names this segment (the same volume instance, first seq and
+     * epoch) and says more.
+     */
+    static long syncedLength(WalHeader header, WalHeader mark) {
+        if (mark != null && mark.volumeId().equals(header.volumeId()) && mark.firstSeq() == header.firstSeq()
+                && mark.epoch() == header.epoch()) {
+            return Math.max(header.syncedLength(), mark.syncedLength());
+        }
+        return header.syncedLength();
     }
 
     /**
@@ -103,6 +136,7 @@ public final class WalReplay {
      */
     public static List<Damage> check(Fs fs, Path dir, UUID volumeId, WalScan.Visitor visitor) throws IOException {
         List<String> names = segmentNames(fs, dir);
+        WalHeader mark = readMark(fs, dir);
         List<Damage> found = new ArrayList<>();
         for (int i = 0; i < names.size(); i++) {
             boolean last = i == names.size() - 1;
@@ -128,7 +162,7 @@ public final class WalReplay {
                     continue;
                 }
                 WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), visitor);
-                String damage = damage(r, header.syncedLength(), last);
+                String damage = damage(r, syncedLength(header, mark), last);
                 if (damage != null) {
                     found.add(new Damage(path, r.endOfValidData(), "WAL segment " + path + " " + damage));
                 }
@@ -140,14 +174,15 @@ public final class WalReplay {
     /**
      * Cuts a volume's WAL at its first damage, as {@link #check} finds it, so that the WAL holds a
      * prefix of the acknowledged writes, as a crash leaves it: the damaged segment is truncated at
-     * its last good record, its header's synced length lowered to match, and every later segment
-     * deleted. A damaged header with good records behind it is written anew first (the records
+     * its last good record, its header's synced length set to what was fsynced of what is left
+     * (the WAL's sync mark, which may say more, is deleted), and every later segment deleted. A damaged header with good records behind it is written anew first (the records
      * are kept). A segment of another volume instance is left alone. The caller holds the lease.
      *
      * @return the bytes given up (0 if there was no damage)
      */
     public static long cutAtDamage(Fs fs, Path dir, UUID volumeId) throws IOException {
         List<String> names = segmentNames(fs, dir);
+        WalHeader mark = readMark(fs, dir);
         for (int i = 0; i < names.size(); i++) {
             Path path = dir.resolve(names.get(i));
             long nameSeq = Formats.seqOfKey(names.get(i));
@@ -168,14 +203,15 @@ public final class WalReplay {
                     continue;
                 }
                 WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
-                if (damage(r, header.syncedLength(), i == names.size() - 1) == null) {
+                long synced = syncedLength(header, mark);
+                if (damage(r, synced, i == names.size() - 1) == null) {
                     file.force();
                     continue;
                 }
                 long size = file.size();
                 long end = r.endOfValidData();
                 file.truncate(end);
-                file.write(header.withSyncedLength(Math.min(header.syncedLength(), end)).encode(), 0);
+                file.write(header.withSyncedLength(Math.min(synced, end)).encode(), 0);
                 file.force();
                 cut = size - end;
                 log.warn("WAL segment {}: cut at offset {} ({}), giving up {} bytes of records", path, end, r.problem() == null
@@ -187,6 +223,9 @@ public final class WalReplay {
                 fs.delete(p);
                 log.warn("WAL segment {}: deleted, as it follows the damage", p);
             }
+            if (mark != null) {
+                fs.delete(dir.resolve(Formats.WAL_SYNC_MARK)); // the cut segment's header says it now
+            }
             fs.syncDir(dir);
             return cut;
         }
@@ -195,6 +234,7 @@ public final class WalReplay {
 
     public static Result replay(Fs fs, Path dir, UUID volumeId, long coveredSeq, Sink sink) throws IOException {
         List<String> names = segmentNames(fs, dir);
+        WalHeader mark = readMark(fs, dir);
         List<WalSegment> live = new ArrayList<>();
         long maxSeq = 0;
         long records = 0;
@@ -252,7 +292,7 @@ public final class WalReplay {
                                 sink.record(seg, type, seq, firstBlock, count, payloadPosition);
                             }
                         });
-                String damage = damage(r, header.syncedLength(), last);
+                String damage = damage(r, syncedLength(header, mark), last);
                 if (damage != null) {
                     throw new CorruptFormatException("WAL segment " + path + " " + damage + "; refusing to open. 'vblock check"
                             + " --repair' cuts the WAL there, giving up the writes from that record on", path.toString(), r.endOfValidData());

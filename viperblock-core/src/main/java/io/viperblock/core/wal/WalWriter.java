@@ -34,8 +34,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * the active segment holds {@link #BACKGROUND_SYNC_BYTES} not yet synced, a background thread
  * syncs it (as RocksDB's {@code wal_bytes_per_sync} does), so that neither the seal nor a
  * client's flush finds a large backlog of dirty pages to write. After
- * each fdatasync the segment's header is rewritten with the length it covered (see
- * {@link WalHeader}), so that replay can tell damaged flushed records from a torn tail.
+ * each fdatasync the length it covered is written to the WAL's sync mark (a file of its own,
+ * {@link Formats#WAL_SYNC_MARK}; see {@link #writeMark}), so that replay can tell damaged flushed
+ * records from a torn tail; the segment's own header gets it at the seal and at the close.
  *
  * <p>Recycling: appending to a file makes each fdatasync commit the file system's journal too
  * (the file's size changes), which about doubles its latency; overwriting blocks already
@@ -130,6 +131,13 @@ public final class WalWriter implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean backgroundSyncQueued = new java.util.concurrent.atomic.AtomicBoolean();
     private final java.util.concurrent.ExecutorService backgroundSync = java.util.concurrent.Executors.newSingleThreadExecutor(
             Thread.ofPlatform().daemon().name("vb-wal-sync").factory());
+    /** The sync mark is fsynced in the background at most this often (see {@link #writeMark}). */
+    static final long MARK_SYNC_INTERVAL_NANOS = 1_000_000_000L;
+    /** The WAL's sync mark file (see {@link #writeMark}). */
+    private final FsFile mark;
+    /** A page holding the sync mark's header and zeros; guarded by syncLock. */
+    private final ByteBuffer markPage = ByteBuffer.allocateDirect(PAGE);
+    private volatile long markSyncedAt = System.nanoTime();
     private volatile long writtenSeq;
     private volatile long syncedSeq;
     private volatile IOException broken;
@@ -221,7 +229,19 @@ public final class WalWriter implements AutoCloseable {
         long last = nextSeq.get() - 1;
         writtenSeq = last;
         syncedSeq = last;
-        active = newSegment(nextSeq.get());
+        Path markPath = dir.resolve(Formats.WAL_SYNC_MARK);
+        if (fs.exists(markPath)) {
+            mark = fs.open(markPath); // it may name a replayed segment: harmless, see writeMark
+        } else {
+            mark = fs.createNew(markPath);
+            fs.syncDir(dir);
+        }
+        try {
+            active = newSegment(nextSeq.get());
+        } catch (IOException | RuntimeException e) {
+            mark.close();
+            throw e;
+        }
     }
 
     /**
@@ -425,7 +445,7 @@ public final class WalWriter implements AutoCloseable {
         long length = old.size();
         cutToRecords(old);
         forceOrBreak(old);
-        markSynced(old, length);
+        writeHeader(old, length);
         if (old.lastSeq() > syncedSeq) {
             syncedSeq = old.lastSeq();
         }
@@ -572,7 +592,7 @@ public final class WalWriter implements AutoCloseable {
                     long started = System.nanoTime();
                     forceOrBreak(seg);
                     syncLatency.record(System.nanoTime() - started);
-                    markSynced(seg, length);
+                    writeMark(seg, length);
                 } finally {
                     seg.release();
                 }
@@ -605,22 +625,64 @@ public final class WalWriter implements AutoCloseable {
     }
 
     /**
-     * Rewrites the segment's header with {@code length} as its synced length (see
-     * {@link WalHeader}): replay then knows that damage below it is not a torn write but lost
-     * flushed records. Called after an fdatasync that covered {@code length} bytes; not synced
-     * itself, so it becomes durable with the next one. Only for segments this writer created.
+     * Writes to the WAL's sync mark that the first {@code length} bytes of {@code seg} were
+     * fsynced: replay then knows that damage below it is not a torn write but lost flushed
+     * records. Called under syncLock after an fdatasync that covered {@code length} bytes.
+     *
+     * <p>The mark is a copy of the segment's header with {@code length} as its synced length (see
+     * {@link WalHeader}), in a file of its own, written as a whole page and not synced on this
+     * path. It used to go into the segment's own header, but then every fdatasync also wrote that
+     * header's page, apart from the records, and a flush took 20-25% longer (fio, 4 KiB writes
+     * with a flush each, p50 71-82 against 53-60 us). Whatever value survives a crash is a length
+     * that was fsynced: after kill -9 the page cache holds the newest; after a power loss the file
+     * holds an older one (it is fsynced in the background at most once every
+     * {@link #MARK_SYNC_INTERVAL_NANOS}), or a torn page that replay ignores, which only narrows
+     * what replay can tell apart. A mark that names another segment (an older one, or one of
+     * another epoch) does not apply to this one.
      */
-    private void markSynced(WalSegment seg, long length) throws IOException {
-        synchronized (seg) {
-            if (length <= seg.syncedMark()) {
-                return;
-            }
+    private void writeMark(WalSegment seg, long length) throws IOException {
+        if (length <= seg.syncedMark()) {
+            return;
+        }
+        new WalHeader(volumeId, seg.firstSeq(), epoch, length).encode(markPage.clear());
+        try {
+            mark.write(markPage.clear(), 0); // the rest of the page: zeros from the allocation
+        } catch (IOException e) {
+            broken = new IOException("writing the WAL sync mark of " + seg + " failed; reopen the volume", e);
+            throw broken;
+        }
+        seg.syncedMark(length);
+        long now = System.nanoTime();
+        if (now - markSyncedAt >= MARK_SYNC_INTERVAL_NANOS) {
+            markSyncedAt = now;
             try {
-                seg.file().write(new WalHeader(volumeId, seg.firstSeq(), epoch, length).encode(), 0);
-            } catch (IOException e) {
-                broken = new IOException("rewriting the header of WAL segment " + seg + " failed; reopen the volume", e);
-                throw broken;
+                backgroundSync.execute(() -> {
+                    try {
+                        mark.force();
+                    } catch (IOException e) {
+                        // the mark only narrows what replay cuts as torn; a failing disk shows in the next WAL fdatasync
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing: close writes the header of the active segment and fsyncs it
             }
+        }
+    }
+
+    /**
+     * Rewrites the header of a segment with {@code length} as its synced length (see
+     * {@link WalHeader}), at the seal and at the close, after an fdatasync that covered
+     * {@code length} bytes; the caller holds writeLock. At the seal it is not synced again: in a
+     * segment that is not the last one, replay takes any damage for damage anyway.
+     */
+    private void writeHeader(WalSegment seg, long length) throws IOException {
+        try {
+            seg.file().write(new WalHeader(volumeId, seg.firstSeq(), epoch, length).encode(), 0);
+        } catch (IOException e) {
+            broken = new IOException("rewriting the header of WAL segment " + seg + " failed; reopen the volume", e);
+            throw broken;
+        }
+        if (length > seg.syncedMark()) {
             seg.syncedMark(length);
         }
     }
@@ -834,6 +896,11 @@ public final class WalWriter implements AutoCloseable {
                     // the process is "dead": nothing to report to
                 }
             }
+            try {
+                mark.close();
+            } catch (IOException ignored) {
+                // as above
+            }
         } finally {
             writeLock.unlock();
         }
@@ -857,10 +924,8 @@ public final class WalWriter implements AutoCloseable {
                     long length = active.size();
                     cutToRecords(active);
                     active.file().force();
-                    if (length > active.syncedMark()) {
-                        markSynced(active, length);
-                        active.file().force(); // the next open finds every record marked as flushed
-                    }
+                    writeHeader(active, length);
+                    active.file().force(); // the next open finds every record marked as flushed
                 } catch (IOException e) {
                     first = e;
                 }
@@ -881,6 +946,13 @@ public final class WalWriter implements AutoCloseable {
                     if (first == null) {
                         first = e;
                     }
+                }
+            }
+            try {
+                mark.close();
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
                 }
             }
             if (first != null) {

@@ -2,10 +2,13 @@ package io.viperblock.core.volume;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.viperblock.core.format.CorruptFormatException;
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.WalHeader;
 import io.viperblock.core.io.NioFs;
 import io.viperblock.core.store.FaultyStore;
 import io.viperblock.core.store.MemoryStore;
@@ -100,7 +103,8 @@ class WalHeaderDamageTest {
         Path seg = lastSegment();
         byte[] b = Files.readAllBytes(seg);
         long records = 64 + 2 * (32 + 4096);
-        assertEquals(records, java.nio.ByteBuffer.wrap(b).getLong(48), "after the flush the header's synced length covers the records");
+        assertEquals(records, markedLength(seg), "after the flush the WAL's sync mark covers the records");
+        assertEquals(0, java.nio.ByteBuffer.wrap(b).getLong(48), "a flush leaves the segment's header alone (its page is not in the fdatasync)");
         assertEquals(3 * 4096, b.length, "zeros after them to the end of the page");
         long second = 64 + 32 + 4096; // the second record
         b[(int) second + 32 + 100] ^= 0x40; // inside its payload
@@ -120,6 +124,8 @@ class WalHeaderDamageTest {
         // what the message says to do: give up the damaged record and what follows it
         VolumeCheck.Repair repaired = mgr.repair("h", VolumeCheck.Progress.NONE);
         assertEquals(b.length - second, repaired.walBytesCut());
+        assertEquals(second, java.nio.ByteBuffer.wrap(Files.readAllBytes(seg)).getLong(48), "the cut segment's header says what of it was flushed");
+        assertFalse(Files.exists(markFile()), "the sync mark, which said more, is gone");
         assertTrue(mgr.check("h", VolumeCheck.Progress.NONE).clean());
         Volume again = mgr.open("h");
         try {
@@ -138,11 +144,64 @@ class WalHeaderDamageTest {
         v.write(4096, new byte[] {2}, true);
         v.abandon();
         Path seg = lastSegment();
-        long end = java.nio.ByteBuffer.wrap(Files.readAllBytes(seg)).getLong(48); // the records' end (zeros may follow: WalWriter.writeAhead)
+        long end = markedLength(seg); // the records' end (zeros may follow: WalWriter.writeAhead)
         truncate(seg, end - 4096 - 32); // exactly at a record boundary: the scan alone sees a clean end
         CorruptFormatException e = assertThrows(CorruptFormatException.class,
                 () -> new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG).open("h"));
         assertTrue(e.getMessage().contains("flushed records are missing"), e.getMessage());
+    }
+
+    @Test
+    void aDamagedSyncMarkIsIgnoredAndNothingIsLost() throws Exception {
+        MemoryStore store = new MemoryStore();
+        Volume v = create(store);
+        v.write(0, new byte[] {1}, false);
+        v.write(4096, new byte[] {2}, true);
+        v.abandon();
+        byte[] m = Files.readAllBytes(markFile());
+        m[35] ^= 0x20; // inside the first seq: the CRC no longer matches
+        Files.write(markFile(), m);
+
+        VolumeManager mgr = new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG);
+        assertTrue(mgr.check("h", VolumeCheck.Progress.NONE).clean());
+        Volume again = mgr.open("h");
+        try {
+            assertEquals(1, again.read(0, 1)[0]);
+            assertEquals(2, again.read(4096, 1)[0]);
+            again.write(8192, new byte[] {3}, false);
+            again.flush(); // the new segment's first flush writes the mark whole again
+        } finally {
+            again.close();
+        }
+        WalHeader mark = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(markFile())), "mark");
+        assertTrue(mark.syncedLength() > 0, "a good mark again: " + mark);
+    }
+
+    @Test
+    void aSyncMarkNamingAnotherSegmentDoesNotApply() throws Exception {
+        MemoryStore store = new MemoryStore();
+        Volume v = create(store);
+        byte[] big = new byte[64 * 1024];
+        Arrays.fill(big, (byte) 5);
+        v.write(0, big, true); // the mark: the first segment, far past where the next one's record lies
+        v.drain(); // sealed and consolidated; the next records go to a new segment
+        v.write(512 * 1024, new byte[] {6}, false); // acknowledged, never flushed
+        v.abandon();
+        Path seg = lastSegment();
+        WalHeader mark = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(markFile())), "mark");
+        WalHeader header = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(seg)), seg.toString());
+        assertTrue(mark.firstSeq() < header.firstSeq() && mark.syncedLength() > 64 + 32 + 4096, "the mark names the older segment: " + mark);
+        byte[] b = Files.readAllBytes(seg);
+        b[64 + 32 + 7] ^= 1; // the unflushed record's payload, below the mark's length
+        Files.write(seg, b);
+
+        Volume again = new VolumeManager(store, dir, NioFs.INSTANCE, CONFIG).open("h");
+        try {
+            assertEquals(5, again.read(0, 1)[0]);
+            assertEquals(0, again.read(512 * 1024, 1)[0], "the torn record is cut, not taken for flushed");
+        } finally {
+            again.close();
+        }
     }
 
     @Test
@@ -154,8 +213,8 @@ class WalHeaderDamageTest {
         v.abandon();
         Path seg = lastSegment();
         byte[] b = Files.readAllBytes(seg);
-        long synced = java.nio.ByteBuffer.wrap(b).getLong(48);
-        assertEquals(64 + 32 + 4096, synced, "the header covers the flushed record only");
+        long synced = markedLength(seg);
+        assertEquals(64 + 32 + 4096, synced, "the sync mark covers the flushed record only");
         b[(int) synced + 32 + 7] ^= 1;
         Files.write(seg, b);
 
@@ -202,6 +261,18 @@ class WalHeaderDamageTest {
         } finally {
             again.close();
         }
+    }
+
+    private Path markFile() {
+        return dir.resolve("volumes/h/wal/" + Formats.WAL_SYNC_MARK);
+    }
+
+    /** The synced length in the WAL's sync mark, which must name {@code seg}. */
+    private long markedLength(Path seg) throws IOException {
+        WalHeader mark = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(markFile())), "mark");
+        WalHeader header = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(seg)), seg.toString());
+        assertEquals(header.withSyncedLength(mark.syncedLength()), mark, "the mark names the segment");
+        return mark.syncedLength();
     }
 
     private static void truncate(Path file, long size) throws IOException {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.WalHeader;
 import io.viperblock.core.io.NioFs;
 import io.viperblock.core.store.MemoryStore;
 import java.nio.ByteBuffer;
@@ -46,7 +48,9 @@ class WalRecyclingTest {
         Path seg = files(".wal").get(files(".wal").size() - 1);
         long records = 64 + 32 + 4096;
         assertTrue(Files.size(seg) > records, "the reused file still holds its old records behind the new one");
-        assertEquals(records, ByteBuffer.wrap(Files.readAllBytes(seg)).getLong(48), "the header's synced length covers the new record only");
+        WalHeader mark = WalHeader.decode(ByteBuffer.wrap(Files.readAllBytes(dir.resolve("volumes/r/wal/" + Formats.WAL_SYNC_MARK))), "mark");
+        assertEquals(WalHeader.decode(ByteBuffer.wrap(Files.readAllBytes(seg)), "seg").firstSeq(), mark.firstSeq(), "the sync mark names the new segment");
+        assertEquals(records, mark.syncedLength(), "the sync mark's synced length covers the new record only");
         v.abandon(); // a crash: the segment is left with the old records behind the new one
         long fileSize = Files.size(seg);
 
