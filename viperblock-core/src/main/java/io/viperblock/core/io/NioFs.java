@@ -256,6 +256,19 @@ public final class NioFs implements Fs {
             }
         }
 
+        /** One buffer: a positional write (pwrite), without the lock and the seek of the gathering one. */
+        @Override
+        public void write(ByteBuffer src, long position) throws IOException {
+            try {
+                long at = position;
+                while (src.hasRemaining()) {
+                    at += channel.write(src, at);
+                }
+            } catch (IOException e) {
+                throw annotate(e, "writing to " + path + " at offset " + position);
+            }
+        }
+
         @Override
         public int read(ByteBuffer dst, long position) throws IOException {
             int total = 0;
