@@ -28,6 +28,7 @@ public final class WalSegment {
     private volatile long size;
     private volatile long lastSeq;
     private volatile boolean sealed;
+    private volatile long sealedNanos;
     /** The synced length in the header as last written by this process (see WalHeader). */
     private volatile long syncedMark;
     /** Records whose dirty-index entry is in place; consolidation waits for all of them. */
@@ -71,7 +72,13 @@ public final class WalSegment {
         lastSeq = seq;
     }
 
-    void seal() { sealed = true; }
+    void seal() {
+        sealedNanos = System.nanoTime();
+        sealed = true;
+    }
+
+    /** When the segment was sealed (System.nanoTime), if it is. */
+    public long sealedNanos() { return sealedNanos; }
 
     void recycler(Recycler r) { recycler = r; }
 
