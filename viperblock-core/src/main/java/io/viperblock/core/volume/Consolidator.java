@@ -127,9 +127,7 @@ final class Consolidator implements AutoCloseable {
                 if (backoffMs > 0) {
                     sleep(backoffMs);
                 } else if (!passDue()) {
-                    // a sealed segment that waits (see due) is looked at again within a tenth of IDLE
-                    long idle = wal.oldestSealed() != null ? VolumeConfig.IDLE.toMillis() / 10 : Long.MAX_VALUE;
-                    sleep(Math.max(10, Math.min(idle, config.sealAfter().toMillis() / 4)));
+                    sleep(Math.max(10, config.sealAfter().toMillis() / 4));
                     continue;
                 }
                 if (stopping) {
@@ -143,7 +141,7 @@ final class Consolidator implements AutoCloseable {
                         wal.sealActive();
                     }
                     WalSegment s;
-                    while (!stopping && (s = wal.oldestSealed()) != null && due(s)) {
+                    while (!stopping && (s = wal.oldestSealed()) != null) {
                         consolidate(s);
                     }
                 } finally {
@@ -169,30 +167,11 @@ final class Consolidator implements AutoCloseable {
     }
 
     private boolean passDue() {
-        WalSegment sealed = wal.oldestSealed();
-        if (sealed != null) {
-            return due(sealed);
+        if (wal.oldestSealed() != null) {
+            return true;
         }
         WalSegment active = wal.active();
         return active.hasRecords() && System.nanoTime() - active.createdNanos() >= config.sealAfter().toNanos();
-    }
-
-    /**
-     * Whether a sealed segment is to be consolidated now: once it has waited
-     * {@code consolidateDelay} since its seal, at once when the WAL has taken no write for
-     * {@link VolumeConfig#IDLE} or the unconsolidated WAL passes half its bound. While a client
-     * keeps writing lightly (a database's commits, a flush after each write), the reads of the
-     * segment and the chunk writes then do not compete with its writes and flushes for the two
-     * cores and the disk: they run once it pauses. 4k random writes QD1 with a flush after each
-     * for 8 s, our server alone: 7,238 / 7,384 IOPS (flush p50 74 / 75 us) with consolidation
-     * running, 9,191 / 9,403 (59 / 60 us) without it. Every segment is still consolidated on its
-     * own, under its own map delta, so the store only ever holds states the volume was in.
-     */
-    private boolean due(WalSegment sealed) {
-        long now = System.nanoTime();
-        return now - sealed.sealedNanos() >= config.consolidateDelay().toNanos()
-                || now - wal.lastWriteNanos() >= VolumeConfig.IDLE.toNanos()
-                || wal.pendingBytes() >= config.maxPendingWalBytes() / 2;
     }
 
     private void sleep(long ms) throws InterruptedException {

@@ -13,9 +13,6 @@ import java.time.Duration;
  * @param cacheBytes            bounded cache of chunk blocks read from the store
  * @param checkpointEvery       map deltas between two compacted checkpoints
  * @param chunkGrace            a chunk the map no longer names is deleted once two looks at least this far apart found it so (ChunkCollector)
- * @param consolidateDelay      a sealed segment waits this long before it is consolidated, unless the WAL has taken no
- *                              write for {@link #IDLE} or the unconsolidated WAL passes half of maxPendingWalBytes
- *                              (Consolidator); zero consolidates at once
  */
 public record VolumeConfig(
         long segmentBytes,
@@ -25,57 +22,49 @@ public record VolumeConfig(
         int uploadParallelism,
         long cacheBytes,
         int checkpointEvery,
-        Duration chunkGrace,
-        Duration consolidateDelay) {
-
-    /** A volume whose WAL has taken no write for this long is idle: its sealed segments are consolidated at once. */
-    public static final Duration IDLE = Duration.ofSeconds(1);
+        Duration chunkGrace) {
 
     public VolumeConfig {
         if (segmentBytes < 1 << 20 || maxPendingWalBytes < 2 * segmentBytes || uploadParallelism < 1
-                || cacheBytes < 0 || checkpointEvery < 1 || chunkGrace.isNegative() || consolidateDelay.isNegative()) {
+                || cacheBytes < 0 || checkpointEvery < 1 || chunkGrace.isNegative()) {
             throw new IllegalArgumentException("invalid volume configuration: segmentBytes >= 1 MiB, maxPendingWalBytes >= 2 segments, "
-                    + "uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, chunkGrace >= 0, consolidateDelay >= 0: " + this);
+                    + "uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, chunkGrace >= 0: " + this);
         }
     }
 
     public static VolumeConfig defaults() {
-        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10), Duration.ofSeconds(10));
+        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10));
     }
 
     public VolumeConfig withSegmentBytes(long v) {
-        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, consolidateDelay);
+        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withSealAfter(Duration v) {
-        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, consolidateDelay);
+        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withMaxPendingWalBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, consolidateDelay);
+        return new VolumeConfig(segmentBytes, sealAfter, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withBackpressureTimeout(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, consolidateDelay);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withUploadParallelism(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, chunkGrace, consolidateDelay);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withCacheBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, chunkGrace, consolidateDelay);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withChunkGrace(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v, consolidateDelay);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v);
     }
 
     public VolumeConfig withCheckpointEvery(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, chunkGrace, consolidateDelay);
-    }
-
-    public VolumeConfig withConsolidateDelay(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace, v);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, chunkGrace);
     }
 }

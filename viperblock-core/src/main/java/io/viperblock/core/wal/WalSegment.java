@@ -28,7 +28,6 @@ public final class WalSegment {
     private volatile long size;
     private volatile long lastSeq;
     private volatile boolean sealed;
-    private volatile long sealedNanos;
     /** The synced length in the header as last written by this process (see WalHeader). */
     private volatile long syncedMark;
     /** Records whose dirty-index entry is in place; consolidation waits for all of them. */
@@ -72,13 +71,7 @@ public final class WalSegment {
         lastSeq = seq;
     }
 
-    void seal() {
-        sealedNanos = System.nanoTime();
-        sealed = true;
-    }
-
-    /** When the segment was sealed (System.nanoTime), if it is. */
-    public long sealedNanos() { return sealedNanos; }
+    void seal() { sealed = true; }
 
     void recycler(Recycler r) { recycler = r; }
 

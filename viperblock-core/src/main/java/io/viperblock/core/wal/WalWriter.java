@@ -138,7 +138,6 @@ public final class WalWriter implements AutoCloseable {
     /** A page holding the sync mark's header and zeros; guarded by syncLock. */
     private final ByteBuffer markPage = ByteBuffer.allocateDirect(PAGE);
     private volatile long markSyncedAt = System.nanoTime();
-    private volatile long lastWriteNanos = System.nanoTime();
     private volatile long writtenSeq;
     private volatile long syncedSeq;
     private volatile IOException broken;
@@ -390,7 +389,6 @@ public final class WalWriter implements AutoCloseable {
             seg.records().add(r.type, r.seq, r.firstBlock, r.count, WalSegment.segmentOffset(r.position), r.blockCrcs);
         }
         seg.appended(pos, lastRecord.seq);
-        lastWriteNanos = System.nanoTime();
         if (activeInNewFile && flushedInActive && writtenAhead - pos < WRITE_AHEAD_BYTES / 2) {
             writeAhead(seg, pos);
         }
@@ -853,11 +851,6 @@ public final class WalWriter implements AutoCloseable {
     }
 
     public WalSegment active() { return active; }
-
-    /** When records were last written (System.nanoTime; the writer's creation before the first). */
-    public long lastWriteNanos() {
-        return lastWriteNanos;
-    }
 
     /** Bytes in segments not yet consolidated (sealed and active). */
     public long pendingBytes() {
