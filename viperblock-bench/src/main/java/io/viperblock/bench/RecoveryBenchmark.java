@@ -108,7 +108,7 @@ public class RecoveryBenchmark {
                 total += masterSizes[i];
             }
             System.out.printf("[vb] recovery WAL: %d bytes in %d segments, written as %d-byte writes (%d records)%n",
-                    total, masterWal.size(), writeSize, WAL_PAYLOAD / writeSize);
+                    total, masterWal.stream().filter(f -> f.toString().endsWith(Formats.WAL_SUFFIX)).count(), writeSize, WAL_PAYLOAD / writeSize);
 
             // The store holds what the generating run left: volume.json and this node's unreleased
             // lease (the map is empty: nothing was ever consolidated), as after a real crash, so
