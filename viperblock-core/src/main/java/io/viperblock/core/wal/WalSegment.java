@@ -28,7 +28,7 @@ public final class WalSegment {
     private volatile long size;
     private volatile long lastSeq;
     private volatile boolean sealed;
-    /** The synced length in the header as last written by this process (see WalHeader). */
+    /** The synced length this process last recorded for the segment, in the WAL's sync mark or its header (see WalWriter). */
     private volatile long syncedMark;
     /** Records whose dirty-index entry is in place; consolidation waits for all of them. */
     private final java.util.concurrent.atomic.AtomicInteger published = new java.util.concurrent.atomic.AtomicInteger();

@@ -129,15 +129,18 @@ public final class WalWriter implements AutoCloseable {
     /** Runs a background fdatasync once the active segment holds this many unsynced bytes. */
     static final long BACKGROUND_SYNC_BYTES = 16L << 20;
     private final java.util.concurrent.atomic.AtomicBoolean backgroundSyncQueued = new java.util.concurrent.atomic.AtomicBoolean();
-    private final java.util.concurrent.ExecutorService backgroundSync = java.util.concurrent.Executors.newSingleThreadExecutor(
-            Thread.ofPlatform().daemon().name("vb-wal-sync").factory());
-    /** The sync mark is fsynced in the background at most this often (see {@link #writeMark}). */
+    /** The background fdatasync of the active segment, and the delayed fsync of the sync mark. */
+    private final java.util.concurrent.ScheduledThreadPoolExecutor backgroundSync = backgroundSyncThread();
+    /** The sync mark is fsynced in the background at most this often, and at most this long after it was written (see {@link #writeMark}). */
     static final long MARK_SYNC_INTERVAL_NANOS = 1_000_000_000L;
     /** The WAL's sync mark file (see {@link #writeMark}). */
     private final FsFile mark;
     /** A page holding the sync mark's header and zeros; guarded by syncLock. */
     private final ByteBuffer markPage = ByteBuffer.allocateDirect(PAGE);
+    /** When the sync mark was last fsynced (System.nanoTime); written by the background thread. */
     private volatile long markSyncedAt = System.nanoTime();
+    /** An fsync of the sync mark is scheduled and has not started yet. */
+    private final java.util.concurrent.atomic.AtomicBoolean markSyncQueued = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile long writtenSeq;
     private volatile long syncedSeq;
     private volatile IOException broken;
@@ -636,7 +639,8 @@ public final class WalWriter implements AutoCloseable {
      * with a flush each, p50 71-82 against 53-60 us). Whatever value survives a crash is a length
      * that was fsynced: after kill -9 the page cache holds the newest; after a power loss the file
      * holds an older one (it is fsynced in the background at most once every
-     * {@link #MARK_SYNC_INTERVAL_NANOS}), or a torn page that replay ignores, which only narrows
+     * {@link #MARK_SYNC_INTERVAL_NANOS}, and at most that long after it was written: a flush
+     * followed by no other is not left to the kernel's writeback), or a torn page that replay ignores, which only narrows
      * what replay can tell apart. A mark that names another segment (an older one, or one of
      * another epoch) does not apply to this one.
      */
@@ -652,21 +656,32 @@ public final class WalWriter implements AutoCloseable {
             throw broken;
         }
         seg.syncedMark(length);
-        long now = System.nanoTime();
-        if (now - markSyncedAt >= MARK_SYNC_INTERVAL_NANOS) {
-            markSyncedAt = now;
+        if (markSyncQueued.compareAndSet(false, true)) {
+            // at most one a MARK_SYNC_INTERVAL_NANOS, and none later than that after this write
+            long delay = Math.max(0, markSyncedAt + MARK_SYNC_INTERVAL_NANOS - System.nanoTime());
             try {
-                backgroundSync.execute(() -> {
-                    try {
-                        mark.force();
-                    } catch (IOException e) {
-                        // the mark only narrows what replay cuts as torn; a failing disk shows in the next WAL fdatasync
-                    }
-                });
+                backgroundSync.schedule(this::syncMark, delay, java.util.concurrent.TimeUnit.NANOSECONDS);
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 // closing: close writes the header of the active segment and fsyncs it
             }
         }
+    }
+
+    /** The delayed fsync of the sync mark (see {@link #writeMark}), on the background thread. */
+    private void syncMark() {
+        markSyncQueued.set(false); // first: a mark written during this fsync schedules one of its own
+        markSyncedAt = System.nanoTime();
+        try {
+            mark.force();
+        } catch (IOException e) {
+            // the mark only narrows what replay cuts as torn; a failing disk shows in the next WAL fdatasync
+        }
+    }
+
+    private static java.util.concurrent.ScheduledThreadPoolExecutor backgroundSyncThread() {
+        var t = new java.util.concurrent.ScheduledThreadPoolExecutor(1, Thread.ofPlatform().daemon().name("vb-wal-sync").factory());
+        t.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // close syncs the header instead
+        return t;
     }
 
     /**

@@ -173,7 +173,7 @@ class WalHeaderDamageTest {
         } finally {
             again.close();
         }
-        WalHeader mark = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(markFile())), "mark");
+        WalHeader mark = mark();
         assertTrue(mark.syncedLength() > 0, "a good mark again: " + mark);
     }
 
@@ -188,7 +188,7 @@ class WalHeaderDamageTest {
         v.write(512 * 1024, new byte[] {6}, false); // acknowledged, never flushed
         v.abandon();
         Path seg = lastSegment();
-        WalHeader mark = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(markFile())), "mark");
+        WalHeader mark = mark();
         WalHeader header = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(seg)), seg.toString());
         assertTrue(mark.firstSeq() < header.firstSeq() && mark.syncedLength() > 64 + 32 + 4096, "the mark names the older segment: " + mark);
         byte[] b = Files.readAllBytes(seg);
@@ -267,9 +267,14 @@ class WalHeaderDamageTest {
         return dir.resolve("volumes/h/wal/" + Formats.WAL_SYNC_MARK);
     }
 
+    /** The WAL's sync mark, as a segment header. */
+    private WalHeader mark() throws IOException {
+        return WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(markFile())), "mark");
+    }
+
     /** The synced length in the WAL's sync mark, which must name {@code seg}. */
     private long markedLength(Path seg) throws IOException {
-        WalHeader mark = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(markFile())), "mark");
+        WalHeader mark = mark();
         WalHeader header = WalHeader.decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(seg)), seg.toString());
         assertEquals(header.withSyncedLength(mark.syncedLength()), mark, "the mark names the segment");
         return mark.syncedLength();
