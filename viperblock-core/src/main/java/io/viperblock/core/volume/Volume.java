@@ -114,6 +114,32 @@ public final class Volume implements AutoCloseable {
 
     /** Fills {@code dst} (its remaining bytes) from {@code offset}. */
     public void read(long offset, ByteBuffer dst) throws IOException {
+        read(offset, dst, null);
+    }
+
+    /**
+     * A run of zeros in a sparse read: {@code length} bytes at {@code offset} bytes from the
+     * read's start.
+     */
+    public record Hole(int offset, int length) {
+        public int end() { return offset + length; }
+    }
+
+    /**
+     * Like {@link #read(long, ByteBuffer)}, but the runs of blocks the volume knows to be zeros
+     * without reading anything (never written, trimmed or zeroed) are left unwritten in
+     * {@code dst} and returned instead, in order, adjacent runs joined. {@code dst}'s position
+     * moves past the whole read as with a plain read. A read that does not start and end on
+     * block boundaries is filled whole and returns no holes.
+     */
+    public List<Hole> readSparse(long offset, ByteBuffer dst) throws IOException {
+        List<Hole> holes = new ArrayList<>();
+        read(offset, dst, holes);
+        return holes;
+    }
+
+    /** Reads into {@code dst}; with {@code holes} not null, a sparse read into {@code holes}. */
+    private void read(long offset, ByteBuffer dst, List<Hole> holes) throws IOException {
         enter();
         try {
             int length = dst.remaining();
@@ -126,10 +152,10 @@ public final class Volume implements AutoCloseable {
             long end = (offset + length + BLOCK - 1) / BLOCK;
             int head = (int) (offset % BLOCK);
             if (head == 0 && length % BLOCK == 0) {
-                readBlocks(first, (int) (end - first), dst);
+                readBlocks(first, (int) (end - first), dst, holes);
             } else {
                 ByteBuffer whole = ByteBuffer.allocate((int) (end - first) * BLOCK);
-                readBlocks(first, (int) (end - first), whole);
+                readBlocks(first, (int) (end - first), whole, null);
                 dst.put(whole.array(), head, length);
             }
             metrics.read(length, System.nanoTime() - started);
@@ -143,21 +169,27 @@ public final class Volume implements AutoCloseable {
         static final int ZERO = 0, WAL = 1, CHUNK = 2;
     }
 
-    /** Reads whole blocks [first, first + count) into {@code dst}. */
-    private void readBlocks(long first, int count, ByteBuffer dst) throws IOException {
+    /**
+     * Reads whole blocks [first, first + count) into {@code dst}; with {@code holes} not null,
+     * zero runs are left unwritten and added to it (see {@link #readSparse}).
+     */
+    private void readBlocks(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
         int start = dst.position();
         try {
-            readPlanned(first, count, dst);
+            readPlanned(first, count, dst, holes);
         } catch (NoSuchObjectException e) {
             // The plan named a chunk that the collector deleted meanwhile, as newer writes had
             // replaced its blocks (ChunkCollector): plan again from the map as it is now. A chunk
             // missing for any other reason is missing again, and the caller hears of it.
             dst.position(start);
-            readPlanned(first, count, dst);
+            if (holes != null) {
+                holes.clear();
+            }
+            readPlanned(first, count, dst, holes);
         }
     }
 
-    private void readPlanned(long first, int count, ByteBuffer dst) throws IOException {
+    private void readPlanned(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
         List<Piece> plan = new ArrayList<>();
         List<WalSegment> held = new ArrayList<>();
         viewLock.lock();
@@ -193,8 +225,12 @@ public final class Volume implements AutoCloseable {
                 ByteBuffer part = dst.slice(dst.position(), bytes);
                 switch (p.kind) {
                     case Piece.ZERO -> {
-                        for (int i = 0; i < p.length; i++) {
-                            part.put(ZEROS);
+                        if (holes != null) {
+                            addHole(holes, (int) (p.start - first) * BLOCK, bytes);
+                        } else {
+                            for (int i = 0; i < p.length; i++) {
+                                part.put(ZEROS);
+                            }
                         }
                     }
                     case Piece.WAL -> {
@@ -210,6 +246,16 @@ public final class Volume implements AutoCloseable {
             for (WalSegment s : held) {
                 s.release();
             }
+        }
+    }
+
+    /** Adds a hole to a sparse read's list, joined to the last one if it ends where this starts. */
+    private static void addHole(List<Hole> holes, int offset, int length) {
+        int last = holes.size() - 1;
+        if (last >= 0 && holes.get(last).end() == offset) {
+            holes.set(last, new Hole(holes.get(last).offset(), holes.get(last).length() + length));
+        } else {
+            holes.add(new Hole(offset, length));
         }
     }
 
@@ -415,10 +461,10 @@ public final class Volume implements AutoCloseable {
             // read-modify-write: only the partial first and last blocks need their old contents
             payload = ByteBuffer.allocate((int) (end - first) * BLOCK);
             if (head != 0) {
-                readBlocks(first, 1, payload.slice(0, BLOCK));
+                readBlocks(first, 1, payload.slice(0, BLOCK), null);
             }
             if ((offset + length) % BLOCK != 0 && (end - 1 > first || head == 0)) {
-                readBlocks(end - 1, 1, payload.slice((int) (end - 1 - first) * BLOCK, BLOCK));
+                readBlocks(end - 1, 1, payload.slice((int) (end - 1 - first) * BLOCK, BLOCK), null);
             }
             payload.put(head, data, data.position(), length);
             metrics.partialWrites.increment();

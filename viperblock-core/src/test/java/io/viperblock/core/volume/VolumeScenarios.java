@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.viperblock.core.format.Formats;
 import io.viperblock.core.io.NioFs;
 import io.viperblock.core.store.FaultyStore;
 import io.viperblock.core.store.ObjectStore;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -21,6 +24,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class VolumeScenarios {
     /** 1536 blocks: more than one chunk. */
     public static final int SIZE = 6 << 20;
+    private static final int BLOCK = Formats.BLOCK_SIZE;
 
     private VolumeScenarios() {}
 
@@ -80,6 +84,10 @@ public final class VolumeScenarios {
                     byte[] got = v.read(r[0], (int) r[1]);
                     byte[] want = Arrays.copyOfRange(model.bytes, (int) r[0], (int) (r[0] + r[1]));
                     assertTrue(Arrays.equals(got, want), at + ": ranged read differs");
+                    assertSparseRead(v, model, r[0], (int) r[1], at);
+                    long first = r[0] / BLOCK;
+                    long end = Math.min(SIZE / BLOCK, (r[0] + r[1] + BLOCK - 1) / BLOCK + rnd.nextInt(3));
+                    assertSparseRead(v, model, first * BLOCK, (int) ((end - first) * BLOCK), at);
                 }
                 model.assertMatches(v, at);
             }
@@ -104,6 +112,44 @@ public final class VolumeScenarios {
         }
         VolumeCheck.Report check = mgr.check("model", VolumeCheck.Progress.NONE);
         assertTrue(check.clean(), ctx + ": check after the run: " + check.problems());
+    }
+
+    /**
+     * A sparse read ({@link Volume#readSparse}) into a buffer of garbage: the bytes it wrote and
+     * zeros in its holes must be the model's bytes; the holes must be whole blocks, in order, apart
+     * from each other, and exactly the blocks block status calls unallocated; a read that is not
+     * whole blocks has none.
+     */
+    static void assertSparseRead(Volume v, VolumeModel model, long off, int len, String at) throws Exception {
+        byte[] got = new byte[len];
+        Arrays.fill(got, (byte) 0x5A);
+        ByteBuffer dst = ByteBuffer.wrap(got);
+        List<Volume.Hole> holes = v.readSparse(off, dst);
+        String what = at + ": sparse read of " + len + " at " + off;
+        assertEquals(len, dst.position(), what + ": position");
+        boolean aligned = off % BLOCK == 0 && len % BLOCK == 0;
+        boolean[] hole = new boolean[len / BLOCK];
+        int last = -1;
+        for (Volume.Hole h : holes) {
+            assertTrue(aligned, what + ": holes in a read that is not whole blocks: " + holes);
+            assertTrue(h.offset() > last && h.length() > 0 && h.end() <= len && h.offset() % BLOCK == 0 && h.length() % BLOCK == 0,
+                    what + ": holes out of order, joined, empty or not whole blocks: " + holes);
+            Arrays.fill(got, h.offset(), h.end(), (byte) 0);
+            Arrays.fill(hole, h.offset() / BLOCK, h.end() / BLOCK, true);
+            last = h.end();
+        }
+        assertTrue(Arrays.equals(Arrays.copyOfRange(model.bytes, (int) off, (int) off + len), got), what + ": bytes differ");
+        if (aligned) {
+            boolean[] unallocated = new boolean[len / BLOCK];
+            for (StatusExtent e : v.blockStatus(off, len)) {
+                if (!e.allocated()) {
+                    long from = Math.max(off, e.offset());
+                    long to = Math.min(off + len, e.offset() + e.length());
+                    Arrays.fill(unallocated, (int) ((from - off) / BLOCK), (int) ((to - off) / BLOCK), true);
+                }
+            }
+            assertTrue(Arrays.equals(unallocated, hole), what + ": holes " + holes + " are not block status's holes");
+        }
     }
 
     /**

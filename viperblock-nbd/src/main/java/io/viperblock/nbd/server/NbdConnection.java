@@ -11,6 +11,7 @@ import io.viperblock.nbd.protocol.StructuredReplyHeader;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
@@ -38,6 +39,8 @@ final class NbdConnection implements Runnable {
     private static final int UNIT = 4096; // in-flight bytes are counted in 4 KiB units
     /** Descriptors per BLOCK_STATUS reply; a client asks again for the rest. */
     private static final int MAX_DESCRIPTORS = 1024;
+    /** The most holes a sparse read reply carries as chunks of their own (see {@link #sendSparse}). */
+    static final int MAX_HOLES = 64;
 
     private final WireChannel wire;
     private final Exports exports;
@@ -437,12 +440,60 @@ final class NbdConnection implements Runnable {
         }
         ByteBuffer data = buffers.acquire((int) r.length());
         try {
-            v.read(r.offset(), data);
-            data.flip();
-            sendData(r, data);
+            if (session.structured() && !r.hasFlag(Nbd.CMD_FLAG_DF)) {
+                List<Volume.Hole> holes = v.readSparse(r.offset(), data);
+                data.flip();
+                sendSparse(r, data, holes);
+            } else {
+                v.read(r.offset(), data);
+                data.flip();
+                sendData(r, data);
+            }
         } finally {
             buffers.release(data);
         }
+    }
+
+    /**
+     * Sends a sparse read: an OFFSET_DATA chunk for each run of data and an OFFSET_HOLE chunk for
+     * each hole, the last one with DONE; the holes' bytes never cross the socket. A read with more
+     * than {@link #MAX_HOLES} holes has them zeroed and goes as one data chunk.
+     */
+    private void sendSparse(Request r, ByteBuffer data, List<Volume.Hole> holes) throws IOException {
+        if (holes.size() > MAX_HOLES) {
+            for (Volume.Hole h : holes) {
+                data.put(h.offset(), new byte[h.length()]);
+            }
+            holes = List.of();
+        }
+        if (holes.isEmpty()) {
+            sendData(r, data);
+            return;
+        }
+        int length = data.remaining();
+        ByteBuffer heads = ByteBuffer.allocate((2 * holes.size() + 1) * StructuredReply.OFFSET_HOLE_LENGTH);
+        List<ByteBuffer> parts = new ArrayList<>(3 * holes.size() + 2);
+        long cookie = r.cookie();
+        int at = 0;
+        for (Volume.Hole h : holes) {
+            if (h.offset() > at) {
+                int from = heads.position();
+                StructuredReply.offsetDataHeader(heads, false, cookie, r.offset() + at, h.offset() - at);
+                parts.add(heads.slice(from, heads.position() - from));
+                parts.add(data.slice(at, h.offset() - at));
+            }
+            int from = heads.position();
+            StructuredReply.offsetHole(heads, h.end() == length, cookie, r.offset() + h.offset(), h.length());
+            parts.add(heads.slice(from, heads.position() - from));
+            at = h.end();
+        }
+        if (at < length) {
+            int from = heads.position();
+            StructuredReply.offsetDataHeader(heads, true, cookie, r.offset() + at, length - at);
+            parts.add(heads.slice(from, heads.position() - from));
+            parts.add(data.slice(at, length - at));
+        }
+        reply(parts.toArray(ByteBuffer[]::new));
     }
 
     private void sendData(Request r, ByteBuffer data) throws IOException {
