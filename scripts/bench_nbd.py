@@ -273,12 +273,18 @@ def jit_region(target, rw, seed):
         JIT_REGION_SIZE, seed, extra=[f"--offset={JIT_REGION_OFFSET}"])
 
 
-def warm(target, warmup, seed):
-    """Warm-up, not recorded: the write path on the JIT region, then the 4k rows (not on S3: cold row only)."""
+def warm(target, warmup, seed, seconds):
+    """Warm-up, not recorded: the write path on the JIT region, then the 4k rows and the 64k mixed
+    load on the JIT region (not on S3: cold row only)."""
     jit_region(target, "write", 999 + seed)
     if target.name != OURS_S3:
         for wk in ("rw4k", "rr4k"):
             next(r for r in warmup if r[0] == wk)[3](target, seed)
+        # 64k requests from 4 connections take paths the 4k rows do not (writes served one by one,
+        # 64 KiB reads); a JVM that had not compiled them ran the mixed row at 13-14k IOPS and
+        # reached 20-25k only after 20 s of it
+        fio(target, "jit-mix", "randrw", "64k", 16, seconds, JIT_REGION_SIZE, seed, jobs=4,
+            extra=["--rwmixread=70", f"--offset={JIT_REGION_OFFSET}"])
 
 
 def nbdcopy(src, dst, size):
@@ -441,10 +447,11 @@ def main():
             proxy = S3Proxy()
             targets.append(start_ours(OURS_S3, f"s3://{proxy.bucket}/vb", proxy.env))
         log(f"bench_nbd: {', '.join(t.name for t in targets)} up; prefill {size >> 20} MiB and warm-up")
-        warmup = rows(size, 3 if a.quick else 5)
+        warm_s = 3 if a.quick else 5
+        warmup = rows(size, warm_s)
         for t in targets:  # prefill, so that reads read data, then warm-up (JIT, caches), not recorded
             nbdcopy(SRC, t.copy_endpoint(), size)
-            warm(t, warmup, 1)
+            warm(t, warmup, 1, warm_s)
         for rep in range(a.reps):
             for key, label, unit, fn in selected:
                 shift = rep % len(targets)
@@ -480,7 +487,7 @@ def main():
                         # or the next round's first rows measure the JIT compiler (it took 16% of the
                         # CPU in the first 10 s of 4k randwrite after a restart, which ran 20-40% slower)
                         if t.name != OURS_S3 and rep + 1 < a.reps:
-                            warm(t, warmup, 2 + rep)
+                            warm(t, warmup, 2 + rep, warm_s)
                     r["settle_s"] = settled
                     results.setdefault(key, {}).setdefault(t.name, []).append(r)
                     log(f"  round {rep + 1}/{a.reps} {label:32s} {t.name:14s} "

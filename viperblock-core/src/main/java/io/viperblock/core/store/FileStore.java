@@ -30,8 +30,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * never be taken for an object. A crash can leave temp files behind; they are never listed.
  *
  * <p>Range reads ({@link #read(String, long, ByteBuffer)}, {@link #get(String, long, int)}: the
- * chunk blocks and footers a volume reads) keep up to {@value #OPEN_FILES} object files open,
- * least recently used first out, instead of opening the file for every block. Objects are
+ * chunk blocks and footers a volume reads) keep object files open, least recently used first
+ * out, instead of opening the file for every block: a quarter of the process's file descriptor
+ * limit, at least 256 and at most 8192 ({@link #defaultOpenFiles}). Objects are
  * written once: a put or delete through this instance drops the file from the set, but an
  * object replaced by another process under the same key would go on being read from the open
  * file until it leaves the set.
@@ -49,11 +50,10 @@ public final class FileStore implements ObjectStore {
     /** Tries at creating a temp file while concurrent deletes remove its then-empty directory. */
     private static final int CREATE_ATTEMPTS = 10;
 
-    /** Object files kept open for range reads. */
-    static final int OPEN_FILES = 256;
-
     private final Path root;
     private final Fs fs;
+    /** Object files kept open for range reads. */
+    private final int openFiles;
     private final OpenFiles open = new OpenFiles();
     /** Directory syncs in progress, by directory (a few: the volumes' chunk and map directories). */
     private final java.util.concurrent.ConcurrentHashMap<Path, DirSync> dirSyncs = new java.util.concurrent.ConcurrentHashMap<>();
@@ -63,8 +63,38 @@ public final class FileStore implements ObjectStore {
     }
 
     public FileStore(Path root, Fs fs) {
+        this(root, fs, defaultOpenFiles());
+    }
+
+    /** A store that keeps at most {@code openFiles} object files open for range reads. */
+    public FileStore(Path root, Fs fs, int openFiles) {
+        if (openFiles < 1) {
+            throw new IllegalArgumentException("openFiles must be at least 1, not " + openFiles);
+        }
         this.root = root.toAbsolutePath().normalize();
         this.fs = fs;
+        this.openFiles = openFiles;
+    }
+
+    /**
+     * Object files to keep open by default: a quarter of the process's file descriptor limit
+     * (the JVM raises its soft limit to the hard one), at least 256 and at most 8192. With 256, a
+     * volume whose live blocks were spread over more chunks than that (random 4 KiB writes over a
+     * 1 GiB region leave them in about 700) opened, sized and closed a file for most cold reads,
+     * under this store's lock: 4k random reads QD32 from a cold page cache ran at 20k IOPS, at
+     * 33k with 4096 open (docs/PERFORMANCE.md).
+     */
+    public static int defaultOpenFiles() {
+        long limit = 1024;
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.UnixOperatingSystemMXBean u) {
+            limit = u.getMaxFileDescriptorCount();
+        }
+        return openFilesFor(limit);
+    }
+
+    /** A quarter of {@code descriptorLimit}, at least 256 and at most 8192. */
+    static int openFilesFor(long descriptorLimit) {
+        return (int) Math.max(256, Math.min(8192, descriptorLimit / 4));
     }
 
     public Path root() {
@@ -448,7 +478,7 @@ public final class FileStore implements ObjectStore {
                 }
                 h = new Handle(f, size);
                 files.put(key, h);
-                if (files.size() > OPEN_FILES) {
+                if (files.size() > openFiles) {
                     var eldest = files.entrySet().iterator();
                     Handle old = eldest.next().getValue();
                     eldest.remove();

@@ -39,26 +39,37 @@ class FileStoreTest extends ObjectStoreContract {
 
     @Test
     void rangeReadsThroughOpenFilesSeeEveryPutAndDelete() throws IOException {
-        int n = FileStore.OPEN_FILES + 10; // more objects than files kept open: some are closed again
+        FileStore small = new FileStore(root(), io.viperblock.core.io.NioFs.INSTANCE, 32);
+        int n = 32 + 10; // more objects than files kept open: some are closed again
         for (int round = 0; round < 2; round++) {
             for (int i = 0; i < n; i++) {
-                store.put("r/" + i, bytes("round" + round + "-" + i));
+                small.put("r/" + i, bytes("round" + round + "-" + i));
             }
             for (int i = 0; i < n; i++) {
                 java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(64);
-                int got = store.read("r/" + i, 5, b);
+                int got = small.read("r/" + i, 5, b);
                 assertEquals(("-" + i).length() + 1, got);
                 assertEquals(round + "-" + i, new String(b.array(), 0, got, StandardCharsets.UTF_8));
-                assertEquals("round" + round, string(store.get("r/" + i, 0, 6)));
+                assertEquals("round" + round, string(small.get("r/" + i, 0, 6)));
             }
         }
-        store.delete("r/3");
-        assertThrows(NoSuchObjectException.class, () -> store.read("r/3", 0, java.nio.ByteBuffer.allocate(4)));
-        assertThrows(NoSuchObjectException.class, () -> store.get("r/3", 0, 4));
-        store.put("r/3", bytes("back"));
-        assertEquals("ck", string(store.get("r/3", 2, 10)));
-        store.close();
-        assertEquals("ba", string(store.get("r/3", 0, 2)), "a closed file store reopens files as needed");
+        small.delete("r/3");
+        assertThrows(NoSuchObjectException.class, () -> small.read("r/3", 0, java.nio.ByteBuffer.allocate(4)));
+        assertThrows(NoSuchObjectException.class, () -> small.get("r/3", 0, 4));
+        small.put("r/3", bytes("back"));
+        assertEquals("ck", string(small.get("r/3", 2, 10)));
+        small.close();
+        assertEquals("ba", string(small.get("r/3", 0, 2)), "a closed file store reopens files as needed");
+        small.close();
+    }
+
+    @Test
+    void filesKeptOpenAreAQuarterOfTheDescriptorLimitWithinBounds() {
+        assertEquals(256, FileStore.openFilesFor(1024));
+        assertEquals(5000, FileStore.openFilesFor(20000));
+        assertEquals(8192, FileStore.openFilesFor(1 << 20));
+        int d = FileStore.defaultOpenFiles();
+        assertTrue(d >= 256 && d <= 8192, "default " + d);
     }
 
     @Test
