@@ -41,6 +41,7 @@ final class NbdConnection implements Runnable {
     private static final int MAX_DESCRIPTORS = 1024;
     /** The most holes a sparse read reply carries as chunks of their own (see {@link #sendSparse}). */
     static final int MAX_HOLES = 64;
+    private static final byte[] ZEROS = new byte[UNIT];
 
     private final WireChannel wire;
     private final Exports exports;
@@ -462,7 +463,9 @@ final class NbdConnection implements Runnable {
     private void sendSparse(Request r, ByteBuffer data, List<Volume.Hole> holes) throws IOException {
         if (holes.size() > MAX_HOLES) {
             for (Volume.Hole h : holes) {
-                data.put(h.offset(), new byte[h.length()]);
+                for (int at = h.offset(); at < h.end(); at += ZEROS.length) {
+                    data.put(at, ZEROS, 0, Math.min(ZEROS.length, h.end() - at));
+                }
             }
             holes = List.of();
         }
