@@ -130,12 +130,22 @@ public final class Volume implements AutoCloseable {
      * without reading anything (never written, trimmed or zeroed) are left unwritten in
      * {@code dst} and returned instead, in order, adjacent runs joined. {@code dst}'s position
      * moves past the whole read as with a plain read. A read that does not start and end on
-     * block boundaries is filled whole and returns no holes.
+     * block boundaries, or that would return more than {@code maxHoles} holes, is filled whole
+     * and returns none.
      */
-    public List<Hole> readSparse(long offset, ByteBuffer dst) throws IOException {
+    public List<Hole> readSparse(long offset, ByteBuffer dst, int maxHoles) throws IOException {
+        int start = dst.position();
         List<Hole> holes = new ArrayList<>();
         read(offset, dst, holes);
-        return holes;
+        if (holes.size() <= maxHoles) {
+            return holes;
+        }
+        for (Hole h : holes) {
+            for (int at = start + h.offset(); at < start + h.end(); at += BLOCK) {
+                dst.put(at, ZEROS);
+            }
+        }
+        return List.of();
     }
 
     /** Reads into {@code dst}; with {@code holes} not null, a sparse read into {@code holes}. */

@@ -124,7 +124,7 @@ public final class VolumeScenarios {
         byte[] got = new byte[len];
         Arrays.fill(got, (byte) 0x5A);
         ByteBuffer dst = ByteBuffer.wrap(got);
-        List<Volume.Hole> holes = v.readSparse(off, dst);
+        List<Volume.Hole> holes = v.readSparse(off, dst, Integer.MAX_VALUE);
         String what = at + ": sparse read of " + len + " at " + off;
         assertEquals(len, dst.position(), what + ": position");
         boolean aligned = off % BLOCK == 0 && len % BLOCK == 0;

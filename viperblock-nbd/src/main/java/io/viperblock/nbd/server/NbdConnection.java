@@ -41,7 +41,6 @@ final class NbdConnection implements Runnable {
     private static final int MAX_DESCRIPTORS = 1024;
     /** The most holes a sparse read reply carries as chunks of their own (see {@link #sendSparse}). */
     static final int MAX_HOLES = 64;
-    private static final byte[] ZEROS = new byte[UNIT];
 
     private final WireChannel wire;
     private final Exports exports;
@@ -442,7 +441,7 @@ final class NbdConnection implements Runnable {
         ByteBuffer data = buffers.acquire((int) r.length());
         try {
             if (session.structured() && !r.hasFlag(Nbd.CMD_FLAG_DF)) {
-                List<Volume.Hole> holes = v.readSparse(r.offset(), data);
+                List<Volume.Hole> holes = v.readSparse(r.offset(), data, MAX_HOLES);
                 data.flip();
                 sendSparse(r, data, holes);
             } else {
@@ -457,43 +456,28 @@ final class NbdConnection implements Runnable {
 
     /**
      * Sends a sparse read: an OFFSET_DATA chunk for each run of data and an OFFSET_HOLE chunk for
-     * each hole, the last one with DONE; the holes' bytes never cross the socket. A read with more
-     * than {@link #MAX_HOLES} holes has them zeroed and goes as one data chunk.
+     * each hole, the last one with DONE, in one gathering write; the holes' bytes never cross the
+     * socket. A read with more than {@link #MAX_HOLES} holes comes back from the volume with none
+     * (filled with zeros) and goes as one data chunk.
      */
     private void sendSparse(Request r, ByteBuffer data, List<Volume.Hole> holes) throws IOException {
-        if (holes.size() > MAX_HOLES) {
-            for (Volume.Hole h : holes) {
-                for (int at = h.offset(); at < h.end(); at += ZEROS.length) {
-                    data.put(at, ZEROS, 0, Math.min(ZEROS.length, h.end() - at));
-                }
-            }
-            holes = List.of();
-        }
         if (holes.isEmpty()) {
             sendData(r, data);
             return;
         }
         int length = data.remaining();
-        ByteBuffer heads = ByteBuffer.allocate((2 * holes.size() + 1) * StructuredReply.OFFSET_HOLE_LENGTH);
         List<ByteBuffer> parts = new ArrayList<>(3 * holes.size() + 2);
-        long cookie = r.cookie();
         int at = 0;
         for (Volume.Hole h : holes) {
             if (h.offset() > at) {
-                int from = heads.position();
-                StructuredReply.offsetDataHeader(heads, false, cookie, r.offset() + at, h.offset() - at);
-                parts.add(heads.slice(from, heads.position() - from));
+                parts.add(StructuredReply.offsetDataHeader(false, r.cookie(), r.offset() + at, h.offset() - at));
                 parts.add(data.slice(at, h.offset() - at));
             }
-            int from = heads.position();
-            StructuredReply.offsetHole(heads, h.end() == length, cookie, r.offset() + h.offset(), h.length());
-            parts.add(heads.slice(from, heads.position() - from));
+            parts.add(StructuredReply.offsetHole(h.end() == length, r.cookie(), r.offset() + h.offset(), h.length()));
             at = h.end();
         }
         if (at < length) {
-            int from = heads.position();
-            StructuredReply.offsetDataHeader(heads, true, cookie, r.offset() + at, length - at);
-            parts.add(heads.slice(from, heads.position() - from));
+            parts.add(StructuredReply.offsetDataHeader(true, r.cookie(), r.offset() + at, length - at));
             parts.add(data.slice(at, length - at));
         }
         reply(parts.toArray(ByteBuffer[]::new));
@@ -501,10 +485,7 @@ final class NbdConnection implements Runnable {
 
     private void sendData(Request r, ByteBuffer data) throws IOException {
         if (session.structured()) {
-            ByteBuffer h = ByteBuffer.allocate(StructuredReply.OFFSET_DATA_HEADER_LENGTH);
-            StructuredReply.offsetDataHeader(h, true, r.cookie(), r.offset(), data.remaining());
-            h.flip();
-            reply(h, data);
+            reply(StructuredReply.offsetDataHeader(true, r.cookie(), r.offset(), data.remaining()), data);
         } else {
             ByteBuffer h = ByteBuffer.allocate(SimpleReply.HEADER_LENGTH);
             SimpleReply.encode(h, 0, r.cookie());
