@@ -90,7 +90,7 @@ public final class Volume implements AutoCloseable {
         this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease, config);
         this.storeLocal = store.local();
         wal.onSeal(consolidator::wakeUp);
-        wal.keepConsolidated(config.maxPendingWalBytes(), this::forgetConsolidated);
+        wal.keepConsolidated(config.keptWalBytes(), config.maxPendingWalBytes(), this::forgetConsolidated);
         consolidator.start();
     }
 

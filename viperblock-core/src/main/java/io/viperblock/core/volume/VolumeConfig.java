@@ -8,6 +8,7 @@ import java.time.Duration;
  * @param segmentBytes          a WAL segment is sealed (and consolidated) once it passes this size
  * @param sealAfter             ... or once it has held unconsolidated data this long
  * @param maxPendingWalBytes    writers wait when unconsolidated WAL passes this (backpressure)
+ * @param keptWalBytes          consolidated WAL segments kept to serve reads of what they hold, at most (Volume, durability rule 3 of DESIGN.md)
  * @param backpressureTimeout   how long a writer waits before failing with an error
  * @param uploadParallelism     chunks uploaded at once (each holds a 4 MiB buffer)
  * @param cacheBytes            bounded cache of chunk blocks read from the store
@@ -18,6 +19,7 @@ public record VolumeConfig(
         long segmentBytes,
         Duration sealAfter,
         long maxPendingWalBytes,
+        long keptWalBytes,
         Duration backpressureTimeout,
         int uploadParallelism,
         long cacheBytes,
@@ -25,46 +27,50 @@ public record VolumeConfig(
         Duration chunkGrace) {
 
     public VolumeConfig {
-        if (segmentBytes < 1 << 20 || maxPendingWalBytes < 2 * segmentBytes || uploadParallelism < 1
+        if (segmentBytes < 1 << 20 || maxPendingWalBytes < 2 * segmentBytes || keptWalBytes < 0 || uploadParallelism < 1
                 || cacheBytes < 0 || checkpointEvery < 1 || chunkGrace.isNegative()) {
             throw new IllegalArgumentException("invalid volume configuration: segmentBytes >= 1 MiB, maxPendingWalBytes >= 2 segments, "
-                    + "uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, chunkGrace >= 0: " + this);
+                    + "keptWalBytes >= 0, uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, chunkGrace >= 0: " + this);
         }
     }
 
     public static VolumeConfig defaults() {
-        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10));
+        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, 4L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10));
     }
 
     public VolumeConfig withSegmentBytes(long v) {
-        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withSealAfter(Duration v) {
-        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withMaxPendingWalBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, v, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+    }
+
+    public VolumeConfig withKeptWalBytes(long v) {
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withBackpressureTimeout(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withUploadParallelism(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withCacheBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, chunkGrace);
     }
 
     public VolumeConfig withChunkGrace(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v);
     }
 
     public VolumeConfig withCheckpointEvery(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, chunkGrace);
     }
 }

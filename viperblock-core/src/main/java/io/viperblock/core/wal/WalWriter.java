@@ -56,9 +56,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Kept segments: a consolidated segment leaves the pending ones at once, but its file keeps
  * serving reads of its blocks (in the page cache, as they were just written) until newer
- * consolidated segments pass {@code keepBytes} or the disk is short of room
- * ({@link #keepConsolidated}); a drain, a close, or a write that finds the disk full lets them
- * all go. Only then do its records leave the dirty index and its file go to the spares.
+ * consolidated segments pass {@code keepBytes}, or they would leave the disk less free room than
+ * {@code keepRoom} ({@link #keepConsolidated}); a drain, a close, or a write that finds the disk
+ * full lets them all go. Only then do its records leave the dirty index and its file go to the
+ * spares.
  *
  * <p>Failure: a failed write truncates the segment back to where the batch began and fails every
  * record of that batch (ENOSPC as {@link NoSpaceException}); if even that fails, or an fsync
@@ -92,6 +93,7 @@ public final class WalWriter implements AutoCloseable {
     /** A write found the disk full: its appender lets the kept segments and the spares go; guarded by writeLock. */
     private boolean diskFull;
     private volatile long keepBytes;
+    private volatile long keepRoom;
     private volatile Consumer<WalSegment> forget = s -> { };
     /** Files of consolidated segments kept for reuse. */
     static final int MAX_SPARES = 2;
@@ -771,21 +773,23 @@ public final class WalWriter implements AutoCloseable {
 
     /**
      * Lets consolidated segments keep serving reads (see the class comment) until newer ones
-     * pass {@code bytes}; {@code forget} runs before a kept segment goes, and must make sure no
-     * reader looks for its records in it any more.
+     * pass {@code bytes}, or while the WAL's file system keeps {@code room} bytes free besides
+     * them (the oldest go first, as many as that room needs); {@code forget} runs before a kept
+     * segment goes, and must make sure no reader looks for its records in it any more.
      */
-    public void keepConsolidated(long bytes, Consumer<WalSegment> forget) {
+    public void keepConsolidated(long bytes, long room, Consumer<WalSegment> forget) {
         this.keepBytes = bytes;
+        this.keepRoom = room;
         this.forget = forget;
     }
 
     /**
      * A consolidated segment: it no longer counts as pending. It is kept for reads while the
-     * kept ones fit in {@code keepBytes} and the disk has room; after that, its records are
+     * kept ones fit in {@code keepBytes} and leave the disk its room; after that, its records are
      * forgotten and its file deleted (or kept as a spare) once no reader holds it.
      */
     public void retire(WalSegment seg) throws IOException {
-        long limit = diskShort() ? 0 : keepBytes; // a statfs: not under the appenders' lock
+        long free = usableSpace(); // a statfs: not under the appenders' lock
         List<WalSegment> drop;
         writeLock.lock();
         try {
@@ -793,7 +797,8 @@ public final class WalWriter implements AutoCloseable {
             pendingBytes.addAndGet(-seg.size());
             kept.add(seg);
             keptBytes += seg.size();
-            drop = takeKept(limit);
+            long limit = free >= keepRoom ? keepBytes : Math.min(keepBytes, keptBytes - (keepRoom - free));
+            drop = takeKept(Math.max(0, limit));
         } finally {
             writeLock.unlock();
         }
@@ -852,10 +857,15 @@ public final class WalWriter implements AutoCloseable {
 
     /** The WAL's file system has room for fewer than {@link #SPARE_MIN_FREE_SEGMENTS} more segments (or cannot say). */
     private boolean diskShort() {
+        return usableSpace() < SPARE_MIN_FREE_SEGMENTS * segmentBytes;
+    }
+
+    /** Bytes the WAL's file system has free for us; none if it cannot say. */
+    private long usableSpace() {
         try {
-            return fs.usableSpace(dir) < SPARE_MIN_FREE_SEGMENTS * segmentBytes;
+            return fs.usableSpace(dir);
         } catch (IOException e) {
-            return true;
+            return 0;
         }
     }
 

@@ -121,8 +121,8 @@ public final class CrashFs implements Fs {
     }
 
     /**
-     * After {@code ops} more operations (any call on this Fs or its files but exists and
-     * isDirectory), the power is gone: every such operation throws IOException("power cut")
+     * After {@code ops} more operations (any call on this Fs or its files but exists,
+     * isDirectory and usableSpace), the power is gone: every such operation throws IOException("power cut")
      * until {@link #crash}. Models a crash at an exact point of a sequence of steps. Negative:
      * never.
      */
@@ -201,6 +201,12 @@ public final class CrashFs implements Fs {
     public synchronized boolean isDirectory(Path path) {
         Inode inode = find(path);
         return inode != null && inode.isDir();
+    }
+
+    /** What the space limit leaves (unbounded without one), in any directory. */
+    @Override
+    public synchronized long usableSpace(Path dir) {
+        return spaceLimit == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(0, spaceLimit - used);
     }
 
     /** Each directory it creates is synced into its parent at once, as NioFs does. */

@@ -147,7 +147,7 @@ class CorruptionCampaignTest {
         Path data = dir.resolve("node");
         // every second delta is folded into a checkpoint, which replaces the deltas before it; in
         // the cases planned for a delta, none is
-        VolumeConfig config = VolumeConfig.defaults().withSegmentBytes(1 << 20).withMaxPendingWalBytes(16 << 20)
+        VolumeConfig config = VolumeConfig.defaults().withSegmentBytes(1 << 20).withMaxPendingWalBytes(16 << 20).withKeptWalBytes(16 << 20)
                 .withSealAfter(Duration.ofHours(1)).withCheckpointEvery(planned.equals("delta") ? 1000 : 2).withCacheBytes(1 << 20).withUploadParallelism(2);
         VolumeManager mgr = new VolumeManager(store, data, NioFs.INSTANCE, config);
         mgr.create(VOL, (long) BLOCKS * BLOCK);

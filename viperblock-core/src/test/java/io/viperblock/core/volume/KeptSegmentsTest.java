@@ -21,11 +21,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A consolidated WAL segment keeps serving reads of what it holds (still in the page cache)
- * until newer consolidated segments pass maxPendingWalBytes, a drain or a close, or a write that
- * finds the disk full; then reads of its blocks go to the store, and its file goes.
+ * until newer consolidated segments pass keptWalBytes or take the room a full WAL needs
+ * (maxPendingWalBytes), a drain or a close, or a write that finds the disk full; then reads of
+ * its blocks go to the store, and its file goes.
  */
 class KeptSegmentsTest {
-    /** 1 MiB segments, 4 MiB of pending WAL at most, so at most 4 MiB of consolidated segments kept; sealed only when full. */
+    /** 1 MiB segments, 4 MiB of pending WAL at most and 4 MiB of consolidated segments kept; sealed only when full. */
     private static final VolumeConfig CONFIG = VolumeScenarios.smallConfig().withSealAfter(Duration.ofHours(1));
     private static final Path DATA = Path.of("/data");
     private static final Path WAL = DATA.resolve("volumes/k/wal");
@@ -82,10 +83,11 @@ class KeptSegmentsTest {
             assertEquals(before.storeReads(), after.storeReads(), "not from the store");
 
             // 8 MiB more: the first segment's consolidated successors pass the 4 MiB bound
+            assertEquals(4 << 20, CONFIG.keptWalBytes());
             write(v, 6, 32);
             awaitConsolidations(v, 8);
             long kept = v.stats().keptWalBytes();
-            assertTrue(kept > 0 && kept <= CONFIG.maxPendingWalBytes(), "kept " + kept + " bytes");
+            assertTrue(kept > 0 && kept <= CONFIG.keptWalBytes(), "kept " + kept + " bytes");
             before = v.stats();
             for (int i = 0; i < first.length; i++) {
                 assertArrayEquals(first[i], v.read((long) i * RECORD, RECORD), "record " + i + " from the store");
@@ -141,6 +143,39 @@ class KeptSegmentsTest {
             assertEquals(2, again.recovered().walRecords(), "only the records no delta covers are replayed");
         } finally {
             again.close();
+        }
+    }
+
+    @Test
+    void keptSegmentsLeaveTheDiskTheRoomAFullWalNeeds() throws Exception {
+        Volume v = create();
+        try {
+            byte[][] data = write(v, 0, 12); // 3 sealed segments and a full active one
+            awaitConsolidations(v, 3);
+            long kept = v.stats().keptWalBytes();
+            assertTrue(kept >= 3 * 3 * RECORD, "kept: " + kept);
+
+            // 1 MiB less free than a full WAL (4 MiB) needs: the next consolidation lets the
+            // oldest kept segments go until the disk has that room again
+            fs.setSpaceLimit(fs.usedBytes() + CONFIG.maxPendingWalBytes() - (1 << 20));
+            write(v, 12, 3); // seals the full active segment
+            awaitConsolidations(v, 4);
+            long free = fs.usableSpace(WAL);
+            assertTrue(free < CONFIG.maxPendingWalBytes(), "the disk is still short: " + free);
+            long after = v.stats().keptWalBytes();
+            assertTrue(after < kept, "kept " + kept + " then " + after + " bytes");
+            for (int i = 0; i < data.length; i++) {
+                assertArrayEquals(data[i], v.read((long) i * RECORD, RECORD), "record " + i);
+            }
+
+            // room again: consolidated segments are kept again
+            fs.setSpaceLimit(Long.MAX_VALUE);
+            write(v, 15, 6);
+            awaitConsolidations(v, 6);
+            assertTrue(v.stats().keptWalBytes() > after, "kept again: " + v.stats().keptWalBytes());
+        } finally {
+            fs.setSpaceLimit(Long.MAX_VALUE);
+            v.close();
         }
     }
 

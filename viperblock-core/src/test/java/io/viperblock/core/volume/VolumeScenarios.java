@@ -30,7 +30,7 @@ public final class VolumeScenarios {
 
     /** Small segments and frequent checkpoints, so a short run exercises consolidation and recovery. */
     public static VolumeConfig smallConfig() {
-        return VolumeConfig.defaults().withSegmentBytes(1 << 20).withMaxPendingWalBytes(4 << 20).withSealAfter(Duration.ofMillis(20))
+        return VolumeConfig.defaults().withSegmentBytes(1 << 20).withMaxPendingWalBytes(4 << 20).withKeptWalBytes(4 << 20).withSealAfter(Duration.ofMillis(20))
                 .withCheckpointEvery(3).withCacheBytes(1 << 20).withUploadParallelism(2).withChunkGrace(Duration.ZERO);
     }
 
