@@ -38,7 +38,7 @@ final class VolumeInspector {
         long covered = map == null ? 0 : map.walCoveredSeq();
         long[] pending = new long[3]; // records, WAL bytes, written bytes
         // the segments as open would read them; damage is check's to report, not info's
-        WalReplay.check(fs, walDir, meta.id(), (type, seq, first, count, payloadPos, length) -> {
+        WalReplay.check(fs, walDir, meta.id(), covered, (type, seq, first, count, payloadPos, length) -> {
             if (seq <= covered) {
                 return;
             }

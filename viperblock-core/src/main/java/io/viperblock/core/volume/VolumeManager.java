@@ -405,10 +405,22 @@ public final class VolumeManager {
             return r;
         }
         List<VolumeCheck.Problem> problems = new ArrayList<>(r.problems());
-        for (WalReplay.Damage d : WalReplay.check(fs, walDir, meta.id())) {
+        for (WalReplay.Damage d : WalReplay.check(fs, walDir, meta.id(), walCoveredSeq(name))) {
             problems.add(new VolumeCheck.Problem(d.segment().toString(), d.offset(), d.message()));
         }
         return new VolumeCheck.Report(problems, r.notes(), r.chunks(), r.chunkBlocks(), r.mapObjects(), r.mappedBlocks(), r.bytesRead());
+    }
+
+    /**
+     * The WAL sequence number the stored map covers up to, which the next open's replay starts
+     * from; 0 (every segment read) if the map cannot be loaded, which the store's check reports.
+     */
+    private long walCoveredSeq(String name) {
+        try {
+            return VolumeCheck.loadMap(store, new VolumeKeys(name)).walCoveredSeq();
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     /**
@@ -420,7 +432,7 @@ public final class VolumeManager {
         VolumeMeta meta = describe(name);
         Path walDir = walDir(name);
         VolumeCheck.Repair r = underLease(name, lease -> {
-            long cut = fs.exists(walDir) ? WalReplay.cutAtDamage(fs, walDir, meta.id()) : 0;
+            long cut = fs.exists(walDir) ? WalReplay.cutAtDamage(fs, walDir, meta.id(), walCoveredSeq(name)) : 0;
             VolumeCheck.Repair m = VolumeCheck.repair(store, new VolumeKeys(name), lease.epoch(), progress);
             return new VolumeCheck.Repair(m.checkpointKey(), m.extents(), m.mappedBlocks(), m.chunksUsed(), m.damagedCopies(),
                     m.lostBlocks(), m.replaced(), cut);

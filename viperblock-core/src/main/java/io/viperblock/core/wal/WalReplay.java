@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Replays a volume's WAL segments on open (durability rule 4): records already in the map
  * ({@code seq <= coveredSeq}) are skipped, the rest are handed to a {@link Sink} in sequence
- * order. A torn or corrupt record at the tail of the last segment ends replay there and the
+ * order. A segment other than the last whose successor's first sequence number is at most
+ * {@code coveredSeq + 1} holds only such records and is removed without its records being read. A torn or corrupt record at the tail of the last segment ends replay there and the
  * segment is cut at that point; damage anywhere else refuses to open, naming the file and offset.
  *
  * <p>Thread-safety: confined to the opening thread.
@@ -118,23 +119,33 @@ public final class WalReplay {
         return names;
     }
 
+    /**
+     * Whether segment {@code i} of {@code names} holds only records the map has: it is not the
+     * last, and the next one's first sequence number is at most {@code coveredSeq + 1} (a
+     * segment's records have sequence numbers below its successor's first).
+     */
+    private static boolean covered(List<String> names, int i, long coveredSeq) {
+        return i < names.size() - 1 && Formats.seqOfKey(names.get(i + 1)) - 1 <= coveredSeq;
+    }
+
     /** One damaged WAL segment found by {@link #check}. */
     public record Damage(Path segment, long offset, String message) {}
 
     /**
-     * Scans a volume's WAL segments the way {@link #replay} does, changing nothing, and returns
-     * the damage replay would refuse to open with (an empty list if it would open).
+     * Scans a volume's WAL segments the way {@link #replay} does with the same
+     * {@code coveredSeq}, changing nothing, and returns the damage replay would refuse to open
+     * with (an empty list if it would open).
      */
-    public static List<Damage> check(Fs fs, Path dir, UUID volumeId) throws IOException {
-        return check(fs, dir, volumeId, NO_VISITOR);
+    public static List<Damage> check(Fs fs, Path dir, UUID volumeId, long coveredSeq) throws IOException {
+        return check(fs, dir, volumeId, coveredSeq, NO_VISITOR);
     }
 
     /**
-     * {@link #check}, showing {@code visitor} every good record of this volume's segments, in
+     * {@link #check}, showing {@code visitor} every good record of the segments it reads, in
      * order (records behind damage are not shown; a record may be shown that replay would skip
      * as covered by the map).
      */
-    public static List<Damage> check(Fs fs, Path dir, UUID volumeId, WalScan.Visitor visitor) throws IOException {
+    public static List<Damage> check(Fs fs, Path dir, UUID volumeId, long coveredSeq, WalScan.Visitor visitor) throws IOException {
         List<String> names = segmentNames(fs, dir);
         WalHeader mark = readMark(fs, dir);
         List<Damage> found = new ArrayList<>();
@@ -161,6 +172,9 @@ public final class WalReplay {
                     found.add(new Damage(path, 16, "WAL segment " + path + " belongs to volume instance " + header.volumeId() + ", not to this volume"));
                     continue;
                 }
+                if (covered(names, i, coveredSeq)) {
+                    continue; // replay removes it unread
+                }
                 WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), visitor);
                 String damage = damage(r, syncedLength(header, mark), last);
                 if (damage != null) {
@@ -176,17 +190,21 @@ public final class WalReplay {
      * prefix of the acknowledged writes, as a crash leaves it: the damaged segment is truncated at
      * its last good record, its header's synced length set to what was fsynced of what is left
      * (the WAL's sync mark, which may say more, is deleted), and every later segment deleted. A damaged header with good records behind it is written anew first (the records
-     * are kept). A segment of another volume instance is left alone. The caller holds the lease.
+     * are kept). A segment of another volume instance is left alone. One that holds only records
+     * at or below {@code coveredSeq} is deleted unread: the stored map holds them, and the map that
+     * repair rebuilds covers no WAL, so the next open would replay it. The caller holds the lease.
      *
      * @return the bytes given up (0 if there was no damage)
      */
-    public static long cutAtDamage(Fs fs, Path dir, UUID volumeId) throws IOException {
+    public static long cutAtDamage(Fs fs, Path dir, UUID volumeId, long coveredSeq) throws IOException {
         List<String> names = segmentNames(fs, dir);
         WalHeader mark = readMark(fs, dir);
+        boolean removed = false;
         for (int i = 0; i < names.size(); i++) {
             Path path = dir.resolve(names.get(i));
             long nameSeq = Formats.seqOfKey(names.get(i));
-            long cut;
+            long cut = 0;
+            boolean coveredHere = false;
             try (FsFile file = fs.open(path)) {
                 WalHeader header;
                 try {
@@ -202,20 +220,24 @@ public final class WalReplay {
                 if (!header.volumeId().equals(volumeId)) {
                     continue;
                 }
-                WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
-                long synced = syncedLength(header, mark);
-                if (damage(r, synced, i == names.size() - 1) == null) {
-                    file.force();
-                    continue;
+                coveredHere = covered(names, i, coveredSeq);
+                if (!coveredHere) {
+                    WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
+                    long synced = syncedLength(header, mark);
+                    if (damage(r, synced, i == names.size() - 1) == null) {
+                        file.force();
+                        continue;
+                    }
+                    cut = cut(file, path, header, r, synced);
                 }
-                long size = file.size();
-                long end = r.endOfValidData();
-                file.truncate(end);
-                file.write(header.withSyncedLength(Math.min(synced, end)).encode(), 0);
-                file.force();
-                cut = size - end;
-                log.warn("WAL segment {}: cut at offset {} ({}), giving up {} bytes of records", path, end, r.problem() == null
-                        ? "flushed records missing" : r.problem(), cut);
+            }
+            if (coveredHere) {
+                // what the stored map holds, and the map repair rebuilds covers no WAL: removed
+                // here, as the next open would not remove it any more
+                fs.delete(path);
+                removed = true;
+                log.info("WAL segment {}: deleted, as the map holds its records", path);
+                continue;
             }
             for (String later : names.subList(i + 1, names.size())) {
                 Path p = dir.resolve(later);
@@ -229,7 +251,23 @@ public final class WalReplay {
             fs.syncDir(dir);
             return cut;
         }
+        if (removed) {
+            fs.syncDir(dir);
+        }
         return 0;
+    }
+
+    /** Truncates a damaged segment at its last good record, with the synced length its header may claim; returns the bytes cut. */
+    private static long cut(FsFile file, Path path, WalHeader header, WalScan.ScanResult r, long synced) throws IOException {
+        long size = file.size();
+        long end = r.endOfValidData();
+        file.truncate(end);
+        file.write(header.withSyncedLength(Math.min(synced, end)).encode(), 0);
+        file.force();
+        long cut = size - end;
+        log.warn("WAL segment {}: cut at offset {} ({}), giving up {} bytes of records", path, end, r.problem() == null
+                ? "flushed records missing" : r.problem(), cut);
+        return cut;
     }
 
     public static Result replay(Fs fs, Path dir, UUID volumeId, long coveredSeq, Sink sink) throws IOException {
@@ -281,6 +319,10 @@ public final class WalReplay {
                 if (!header.volumeId().equals(volumeId)) {
                     throw new CorruptFormatException("WAL segment " + path + " belongs to volume instance " + header.volumeId()
                             + ", not to this volume (" + volumeId + "); a volume of the same name was deleted and created again. Move the file away", path.toString(), 16);
+                }
+                if (covered(names, i, coveredSeq)) {
+                    delete = true; // unread: a consolidated segment kept for reads, or one not yet let go
+                    continue;
                 }
                 WalSegment seg = new WalSegment(fs, path, file, ++index, nameSeq, size);
                 long[] segRecords = {0};
