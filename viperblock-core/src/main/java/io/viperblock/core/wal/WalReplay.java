@@ -190,9 +190,11 @@ public final class WalReplay {
      * prefix of the acknowledged writes, as a crash leaves it: the damaged segment is truncated at
      * its last good record, its header's synced length set to what was fsynced of what is left
      * (the WAL's sync mark, which may say more, is deleted), and every later segment deleted. A damaged header with good records behind it is written anew first (the records
-     * are kept). A segment of another volume instance is left alone. One that holds only records
-     * at or below {@code coveredSeq} is deleted unread: the stored map holds them, and the map that
-     * repair rebuilds covers no WAL, so the next open would replay it. The caller holds the lease.
+     * are kept). A segment of another volume instance is left alone. A damaged segment that holds
+     * only records at or below {@code coveredSeq} (which the stored map holds) is deleted instead
+     * of cut, and the segments after it stay: the map repair rebuilds covers no WAL, so the next
+     * open would read it and refuse. (Intact ones stay: that open replays them, which restores
+     * their blocks where a chunk copy was found damaged.) The caller holds the lease.
      *
      * @return the bytes given up (0 if there was no damage)
      */
@@ -220,23 +222,23 @@ public final class WalReplay {
                 if (!header.volumeId().equals(volumeId)) {
                     continue;
                 }
+                WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
+                long synced = syncedLength(header, mark);
+                if (damage(r, synced, i == names.size() - 1) == null) {
+                    file.force();
+                    continue;
+                }
                 coveredHere = covered(names, i, coveredSeq);
                 if (!coveredHere) {
-                    WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
-                    long synced = syncedLength(header, mark);
-                    if (damage(r, synced, i == names.size() - 1) == null) {
-                        file.force();
-                        continue;
-                    }
                     cut = cut(file, path, header, r, synced);
                 }
             }
             if (coveredHere) {
-                // what the stored map holds, and the map repair rebuilds covers no WAL: removed
-                // here, as the next open would not remove it any more
+                // damaged, but the stored map holds its records; the map repair rebuilds covers no
+                // WAL, so the next open would read it and refuse: it goes, and nothing after it
                 fs.delete(path);
                 removed = true;
-                log.info("WAL segment {}: deleted, as the map holds its records", path);
+                log.warn("WAL segment {}: deleted, as it is damaged and the map holds its records", path);
                 continue;
             }
             for (String later : names.subList(i + 1, names.size())) {
