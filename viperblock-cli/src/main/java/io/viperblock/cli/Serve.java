@@ -2,8 +2,10 @@ package io.viperblock.cli;
 
 import io.viperblock.cli.metrics.MetricsServer;
 import io.viperblock.cli.metrics.ServeMetrics;
+import io.viperblock.core.io.NioFs;
 import io.viperblock.core.store.MeteredStore;
 import io.viperblock.core.volume.Volume;
+import io.viperblock.core.volume.VolumeConfig;
 import io.viperblock.core.volume.VolumeManager;
 import io.viperblock.nbd.server.NbdServer;
 import io.viperblock.nbd.server.NbdServerConfig;
@@ -42,6 +44,11 @@ final class Serve extends Vblock.Base {
             description = "serve Prometheus metrics at http://HOST:PORT/metrics; port 0 picks a free one")
     String metricsAt;
 
+    @Option(names = "--wal-keep", paramLabel = "SIZE",
+            description = "consolidated WAL kept on this node's disk per volume, so reads of recent writes find them in the page cache "
+                    + "(default 4G; 0 keeps none); it gives way whenever the WAL's disk has less than 1G free")
+    String walKeep;
+
     @Parameters(paramLabel = "VOLUME", arity = "0..*", description = "volumes to export (default: every volume in the store)")
     List<String> names = new ArrayList<>();
 
@@ -50,7 +57,11 @@ final class Serve extends Vblock.Base {
         HostPort tcp = noTcp ? null : HostPort.parse("--listen", listen);
         HostPort metricsAddr = metricsAt == null ? null : HostPort.parse("--metrics", metricsAt);
         MeteredStore store = new MeteredStore(StoreUri.open(common.store));
-        VolumeManager mgr = new VolumeManager(store, common.data);
+        VolumeConfig config = VolumeConfig.defaults();
+        if (walKeep != null) {
+            config = config.withKeptWalBytes(walKeep.strip().equals("0") ? 0 : Sizes.parse(walKeep));
+        }
+        VolumeManager mgr = new VolumeManager(store, common.data, NioFs.INSTANCE, config);
         List<String> wanted = names.isEmpty() ? mgr.list() : names;
         if (wanted.isEmpty()) {
             throw new IllegalArgumentException("the store " + common.store + " has no volumes; create one first: vblock create NAME --size 1G");

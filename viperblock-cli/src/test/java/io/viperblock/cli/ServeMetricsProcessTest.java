@@ -144,6 +144,7 @@ class ServeMetricsProcessTest {
             assertTrue(value(stored, "viperblock_store_requests_total", "op", "put") >= 2, "chunks and a map delta");
             assertTrue(value(stored, "viperblock_store_bytes_total", "op", "put")
                     >= value(stored, "viperblock_chunk_uploaded_bytes_total", "volume", "vol"));
+            assertTrue(value(stored, "viperblock_wal_kept_bytes", "volume", "vol") > 0, "the consolidated segment is kept for reads");
 
             // a read past the end (libnbd's own check off) is refused with EINVAL, and counted
             Tools.Result refused = Tools.cmd("nbdsh", "-u", nbd, "-c", String.join("\n",
@@ -162,6 +163,35 @@ class ServeMetricsProcessTest {
         assertTrue(!forced[0], "vblock serve did not stop on SIGTERM within 60 s:\n" + Files.readString(log));
         URI gone = URI.create(METRICS.matcher(Files.readString(log)).results().findFirst().orElseThrow().group(1));
         assertThrows(IOException.class, () -> get(gone), "the metrics endpoint stops with the server");
+    }
+
+    /** {@code --wal-keep 0}: a consolidated segment is let go at once, and its blocks read back from the store. */
+    @Test
+    void walKeepZeroKeepsNoConsolidatedWal() throws Exception {
+        Tools.require("nbdsh");
+        vblock("create", "vol", "--size", "64M").run().ok();
+        Path log = tmp.resolve("serve.log");
+        Process serve = vblock("serve", "--wal-keep", "0", "--metrics", "127.0.0.1:0", "--listen", "127.0.0.1:0", "vol").start(log);
+        try {
+            String nbd = "nbd://127.0.0.1:" + await(serve, log, SERVING).group(1) + "/vol";
+            URI metrics = URI.create(await(serve, log, METRICS).group(1));
+            Tools.cmd("nbdsh", "-u", nbd, "-c", "h.pwrite(b'k' * 1048576, 0); h.flush()").env("PATH", "/usr/bin:/bin").run().ok();
+            // the segment seals after 5 s idle and is consolidated
+            Map<String, PromParser.Family> stored = scrapeUntil(metrics, Duration.ofSeconds(60), "a consolidation run stored",
+                    m -> value(m, "viperblock_consolidations_total", "volume", "vol") >= 1);
+            assertEquals(0, value(stored, "viperblock_wal_kept_bytes", "volume", "vol"), "nothing kept");
+            Map<String, PromParser.Family> before = scrape(metrics);
+            Tools.Result read = Tools.cmd("nbdsh", "-u", nbd, "-c", "print(h.pread(1048576, 0) == b'k' * 1048576)")
+                    .env("PATH", "/usr/bin:/bin").run().ok();
+            assertEquals("True", read.out().strip(), read.describe(""));
+            Map<String, PromParser.Family> after = scrape(metrics);
+            assertTrue(value(after, "viperblock_store_requests_total", "op", "get") > value(before, "viperblock_store_requests_total", "op", "get"),
+                    "read from the store");
+            assertEquals(value(before, "viperblock_wal_block_reads_total", "volume", "vol"),
+                    value(after, "viperblock_wal_block_reads_total", "volume", "vol"), "not from the WAL");
+        } finally {
+            assertTrue(!Tools.stop(serve, Duration.ofSeconds(60)), "vblock serve did not stop on SIGTERM within 60 s");
+        }
     }
 
     /** Waits for {@code p} to print a line matching {@code pattern}. */

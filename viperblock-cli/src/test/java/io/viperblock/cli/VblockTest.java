@@ -114,6 +114,8 @@ class VblockTest {
             run("export", "vol1", "x.img", "--format", "vmdk"),
             run("list", "--log-format", "xml"),
             run("check"),
+            run("serve", "vol1", "--wal-keep", "-1G"),
+            run("serve", "vol1", "--wal-keep", "lots"),
         };
         for (Result r : usage) {
             assertEquals(2, r.code(), r.err());
