@@ -59,7 +59,7 @@ final class Serve extends Vblock.Base {
         MeteredStore store = new MeteredStore(StoreUri.open(common.store));
         VolumeConfig config = VolumeConfig.defaults();
         if (walKeep != null) {
-            config = config.withKeptWalBytes(walKeep.strip().equals("0") ? 0 : Sizes.parse(walKeep));
+            config = config.withKeptWalBytes(Sizes.parseAllowingZero(walKeep));
         }
         VolumeManager mgr = new VolumeManager(store, common.data, NioFs.INSTANCE, config);
         List<String> wanted = names.isEmpty() ? mgr.list() : names;

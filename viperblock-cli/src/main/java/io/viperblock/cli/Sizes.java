@@ -4,7 +4,17 @@ package io.viperblock.cli;
 public final class Sizes {
     private Sizes() {}
 
+    /** A size above 0. */
     public static long parse(String text) {
+        return parse(text, false);
+    }
+
+    /** A size of 0 or more ({@code 0}, {@code 0G} and the like included). */
+    public static long parseAllowingZero(String text) {
+        return parse(text, true);
+    }
+
+    private static long parse(String text, boolean zero) {
         String s = text.trim();
         if (s.isEmpty()) {
             throw new IllegalArgumentException("empty size");
@@ -25,8 +35,8 @@ public final class Sizes {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("bad size \"" + text + "\": use bytes or a number with K, M, G, T (e.g. 512M, 10G)");
         }
-        if (n <= 0 || n > (Long.MAX_VALUE >> shift)) {
-            throw new IllegalArgumentException("bad size \"" + text + "\": must be positive and below 8 EiB");
+        if (n < (zero ? 0 : 1) || n > (Long.MAX_VALUE >> shift)) {
+            throw new IllegalArgumentException("bad size \"" + text + "\": must be " + (zero ? "0 or more" : "positive") + " and below 8 EiB");
         }
         return n << shift;
     }

@@ -73,9 +73,11 @@ public final class VolumeCheck {
      *
      * @param notes facts worth knowing that are not damage (chunks newer than the map, left by a
      *              consolidation cut short or by lost newest deltas; map objects the map no longer uses)
+     * @param walCoveredSeq the WAL sequence number the map covers up to (0 if it cannot be loaded):
+     *              the next open replays the WAL from there
      */
     public record Report(List<Problem> problems, List<String> notes, int chunks, long chunkBlocks, int mapObjects,
-            long mappedBlocks, long bytesRead) {
+            long mappedBlocks, long bytesRead, long walCoveredSeq) {
         public boolean clean() {
             return problems.isEmpty();
         }
@@ -199,7 +201,7 @@ public final class VolumeCheck {
                     + "newest map deltas, which 'vblock check --repair' recovers)");
         }
         return new Report(List.copyOf(problems), List.copyOf(notes), chunks.size(), chunkBlocks, mapObjects.size(),
-                map == null ? 0 : map.extents().mappedBlocks(), read[0]);
+                map == null ? 0 : map.extents().mappedBlocks(), read[0], map == null ? 0 : map.walCoveredSeq());
     }
 
     private static void checkMapObject(ObjectStore store, ObjectInfo o, List<Problem> problems) throws IOException {

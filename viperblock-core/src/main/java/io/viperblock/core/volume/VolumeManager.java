@@ -405,15 +405,16 @@ public final class VolumeManager {
             return r;
         }
         List<VolumeCheck.Problem> problems = new ArrayList<>(r.problems());
-        for (WalReplay.Damage d : WalReplay.check(fs, walDir, meta.id(), walCoveredSeq(name))) {
+        for (WalReplay.Damage d : WalReplay.check(fs, walDir, meta.id(), r.walCoveredSeq())) {
             problems.add(new VolumeCheck.Problem(d.segment().toString(), d.offset(), d.message()));
         }
-        return new VolumeCheck.Report(problems, r.notes(), r.chunks(), r.chunkBlocks(), r.mapObjects(), r.mappedBlocks(), r.bytesRead());
+        return new VolumeCheck.Report(problems, r.notes(), r.chunks(), r.chunkBlocks(), r.mapObjects(), r.mappedBlocks(), r.bytesRead(),
+                r.walCoveredSeq());
     }
 
     /**
      * The WAL sequence number the stored map covers up to, which the next open's replay starts
-     * from; 0 (every segment read) if the map cannot be loaded, which the store's check reports.
+     * from; 0 (every segment judged whole) if the map cannot be loaded.
      */
     private long walCoveredSeq(String name) {
         try {

@@ -797,8 +797,8 @@ public final class WalWriter implements AutoCloseable {
             pendingBytes.addAndGet(-seg.size());
             kept.add(seg);
             keptBytes += seg.size();
-            long limit = free >= keepRoom ? keepBytes : Math.min(keepBytes, keptBytes - (keepRoom - free));
-            drop = takeKept(Math.max(0, limit));
+            long shortOfRoom = Math.max(0, keepRoom - free);
+            drop = takeKept(Math.max(0, Math.min(keepBytes, keptBytes - shortOfRoom)));
         } finally {
             writeLock.unlock();
         }
