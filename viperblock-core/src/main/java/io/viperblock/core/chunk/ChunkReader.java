@@ -15,6 +15,8 @@ import java.util.function.LongFunction;
  * Reads blocks of chunks from the store: through a bounded cache of blocks, one ranged read per
  * contiguous run of missing blocks, and every block checked against the chunk footer's CRC32C
  * and block number before it is served (corrupt bytes are reported, never returned as data).
+ * With a cache of 0 bytes there is no cache: each read is one ranged read per chunk it touches
+ * (a volume on a local store reads so, as the page cache holds its chunk files already).
  *
  * <p>Thread-safety: the caches are concurrent; chunks are immutable, so concurrent readers of one
  * chunk at worst fetch a block twice.
@@ -30,6 +32,8 @@ public final class ChunkReader {
     private final ObjectStore store;
     private final LongFunction<String> chunkKey;
     private final Cache<BlockKey, byte[]> blocks;
+    /** Whether there is a block cache at all (cacheBytes > 0). */
+    private final boolean caching;
     private final Cache<Long, ChunkFooter> footers;
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
@@ -57,6 +61,7 @@ public final class ChunkReader {
     public ChunkReader(ObjectStore store, LongFunction<String> chunkKey, long cacheBytes) {
         this.store = store;
         this.chunkKey = chunkKey;
+        this.caching = cacheBytes > 0;
         this.blocks = Caffeine.newBuilder().maximumWeight(Math.max(0, cacheBytes)).weigher((BlockKey k, byte[] v) -> v.length + 48).build();
         // footers are small (24 bytes a block); keep those of up to ~4096 chunks (16 GiB of data)
         this.footers = Caffeine.newBuilder().maximumSize(4096).build();
@@ -68,6 +73,11 @@ public final class ChunkReader {
      * the map says the first of them holds.
      */
     public void read(long chunkSeq, int chunkBlocks, int index, int count, long firstBlock, ByteBuffer dst) throws IOException {
+        if (!caching) {
+            misses.add(count);
+            fetch(chunkSeq, chunkBlocks, index, count, firstBlock, dst);
+            return;
+        }
         int i = 0;
         while (i < count) {
             byte[] cached = blocks.getIfPresent(key(chunkSeq, index + i));
@@ -99,7 +109,7 @@ public final class ChunkReader {
             throw new CorruptFormatException("chunk " + key + ": truncated: " + got + " bytes at offset " + (long) index * BLOCK
                     + " where " + run * BLOCK + " were expected", key, (long) index * BLOCK);
         }
-        boolean keep = run <= CACHED_RUN;
+        boolean keep = caching && run <= CACHED_RUN;
         for (int j = 0; j < run; j++) {
             ByteBuffer block = data.slice(j * BLOCK, BLOCK);
             if (footer.block(index + j) != firstBlock + j) {

@@ -86,7 +86,10 @@ public final class Volume implements AutoCloseable {
         this.dirty = dirty;
         this.recovered = recovered;
         this.blocks = meta.size() / BLOCK;
-        this.chunks = new ChunkReader(store, keys::chunk, config.cacheBytes());
+        // A local store's chunk files are in the page cache once read: a block cache on the heap
+        // would hold a second copy, at the cost of a copy, an allocation and an entry per block
+        // read (docs/PERFORMANCE.md). So only a remote store's reads go through one.
+        this.chunks = new ChunkReader(store, keys::chunk, store.local() ? 0 : config.cacheBytes());
         this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease, config);
         this.storeLocal = store.local();
         wal.onSeal(consolidator::wakeUp);

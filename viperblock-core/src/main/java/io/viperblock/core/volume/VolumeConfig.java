@@ -11,7 +11,7 @@ import java.time.Duration;
  * @param keptWalBytes          consolidated WAL segments kept to serve reads of what they hold, at most (Volume, durability rule 3 of DESIGN.md)
  * @param backpressureTimeout   how long a writer waits before failing with an error
  * @param uploadParallelism     chunks uploaded at once (each holds a 4 MiB buffer)
- * @param cacheBytes            bounded cache of chunk blocks read from the store
+ * @param cacheBytes            bounded cache of chunk blocks read from a remote store (a local store has none: the page cache serves)
  * @param checkpointEvery       map deltas between two compacted checkpoints
  * @param chunkGrace            a chunk the map no longer names is deleted once two looks at least this far apart found it so (ChunkCollector)
  */

@@ -406,7 +406,7 @@ final class NbdConnection implements Runnable {
                 case Nbd.CMD_WRITE_ZEROES -> writeZeroes(r, v);
                 case Nbd.CMD_BLOCK_STATUS -> blockStatus(r, v);
                 case Nbd.CMD_CACHE -> {
-                    v.read(r.offset(), (int) r.length()); // warms the chunk cache
+                    v.read(r.offset(), (int) r.length()); // warms the block cache (a remote store) or the page cache
                     replyOk(r);
                 }
                 default -> replyError(r, Nbd.EINVAL, "unknown command");
