@@ -173,6 +173,9 @@ public final class ServeMetrics {
         w.family("viperblock_nbd_writes_joined_total", Type.COUNTER,
                 "NBD writes served together with others that were already read, in one group commit and one reply write.");
         w.sample(nbd.stats().joinedWrites());
+        w.family("viperblock_nbd_reads_joined_total", Type.COUNTER,
+                "NBD reads served one after the other by one worker, with others that were already read, their replies in one write.");
+        w.sample(nbd.stats().joinedReads());
         w.family("viperblock_nbd_errors_total", Type.COUNTER, "NBD error replies, by errno.");
         for (Map.Entry<String, Long> e : nbd.stats().errorsByErrno().entrySet()) {
             w.sample(e.getValue(), "errno", e.getKey());

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +40,7 @@ final class NbdConnection implements Runnable {
     private static final int UNIT = 4096; // in-flight bytes are counted in 4 KiB units
     /** Descriptors per BLOCK_STATUS reply; a client asks again for the rest. */
     private static final int MAX_DESCRIPTORS = 1024;
-    /** The most holes a sparse read reply carries as chunks of their own (see {@link #sendSparse}). */
+    /** The most holes a sparse read reply carries as chunks of their own (see {@link #replyParts}). */
     static final int MAX_HOLES = 64;
 
     private final WireChannel wire;
@@ -50,9 +51,13 @@ final class NbdConnection implements Runnable {
     private final Semaphore requests;
     private final Semaphore bytes;
     private final BufferPool buffers;
+    /** {@link NbdServerConfig#fastRead}, in ns. */
+    private final long fastReadNanos;
     /** Requests read and not yet answered (each is answered by one {@link #reply}); the reader's to count up. */
     private final java.util.concurrent.atomic.AtomicInteger unanswered = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean handshakeDone;
+    /** A moving average of the time this connection's small reads took in the volume, in ns ({@link #readsFast}). */
+    private volatile long recentReadNanos;
     private Session session;
 
     NbdConnection(WireChannel wire, Exports exports, NbdServerConfig config, ExecutorService workers, BufferPool buffers, NbdServer server) {
@@ -64,6 +69,7 @@ final class NbdConnection implements Runnable {
         this.server = server;
         this.requests = new Semaphore(config.maxInFlight());
         this.bytes = new Semaphore((int) Math.min(Integer.MAX_VALUE, config.maxInFlightBytes() / UNIT));
+        this.fastReadNanos = config.fastRead().toNanos();
     }
 
     boolean handshakeDone() {
@@ -160,14 +166,22 @@ final class NbdConnection implements Runnable {
                 task.run();
                 continue;
             }
-            Writes joined = null;
+            Joined joined = null;
             if (joinsWrites(r)) {
-                Writes w = new Writes(r, data);
-                collectWrites(w, header);
+                Joined w = new Joined(r, data);
+                collect(w, header, this::joinsWrites);
                 if (w.n > 1) {
                     joined = w;
                     server.stats().joinedWrites(w.n);
                     task = () -> serveWrites(w);
+                }
+            } else if (joinsReads(r) && readsFast()) {
+                Joined w = new Joined(r, null);
+                collect(w, header, this::joinsReads);
+                if (w.n > 1) {
+                    joined = w;
+                    server.stats().joinedReads(w.n);
+                    task = () -> serveReads(w);
                 }
             }
             try {
@@ -185,8 +199,8 @@ final class NbdConnection implements Runnable {
         }
     }
 
-    /** Most writes one worker serves together ({@link #collectWrites}). */
-    private static final int MAX_JOINED_WRITES = 32;
+    /** Most requests one worker serves together ({@link #collect}). */
+    private static final int MAX_JOINED = 32;
     /**
      * Largest write served with others. The gain is the hand-off and lock a request saved, which
      * matter for small writes; larger ones would only wait in one thread for each other's CRCs
@@ -194,25 +208,56 @@ final class NbdConnection implements Runnable {
      */
     private static final int MAX_JOINED_WRITE_BYTES = 16 << 10;
 
-    /** Writes that one worker serves as one group commit ({@link Volume#writeAll}). */
-    private static final class Writes {
-        final Request[] requests = new Request[MAX_JOINED_WRITES];
-        final ByteBuffer[] payloads = new ByteBuffer[MAX_JOINED_WRITES];
+    /** Largest read served with others ({@link #joinsReads}). */
+    private static final int MAX_JOINED_READ_BYTES = 16 << 10;
+
+    /**
+     * Writes that one worker serves as one group commit ({@link Volume#writeAll}), or reads it
+     * serves one after the other; either way their replies leave in one write.
+     */
+    private static final class Joined {
+        final Request[] requests = new Request[MAX_JOINED];
+        final ByteBuffer[] payloads = new ByteBuffer[MAX_JOINED];
         int n;
 
-        Writes(Request first, ByteBuffer payload) {
+        Joined(Request first, ByteBuffer payload) {
             requests[0] = first;
             payloads[0] = payload;
             n = 1;
         }
     }
 
-    /** Gives back the payload buffers and in-flight units of joined writes, served or not. */
-    private void release(Writes w) {
+    /** Gives back the payload buffers and in-flight units of joined requests, served or not. */
+    private void release(Joined w) {
         for (int i = 0; i < w.n; i++) {
             buffers.release(w.payloads[i]);
-            release((int) (w.requests[i].length() / UNIT));
+            release(units(w.requests[i]));
         }
+    }
+
+    /** In-flight units a request that carries data holds ({@link #acquire}). */
+    private static int units(Request r) {
+        return (int) Math.max(1, (r.length() + UNIT - 1) / UNIT);
+    }
+
+    /** Whether a request may join other reads ({@link #serveReads}): a valid read of at most 16 KiB. */
+    private boolean joinsReads(Request r) {
+        return r != null && r.type() == Nbd.CMD_READ && r.length() > 0 && r.length() <= MAX_JOINED_READ_BYTES && check(r) == 0;
+    }
+
+    /**
+     * Whether small reads have been fast lately (the page cache, not the disk or the network):
+     * one worker serves joined reads one after the other, so one that waits on the disk would
+     * hold up the rest.
+     */
+    private boolean readsFast() {
+        return recentReadNanos < fastReadNanos;
+    }
+
+    /** Adds a small read's time to {@link #recentReadNanos} (a moving average; a lost update is harmless). */
+    private void noteRead(long nanos) {
+        long avg = recentReadNanos;
+        recentReadNanos = avg + (nanos - avg) / 8;
     }
 
     /**
@@ -251,13 +296,13 @@ final class NbdConnection implements Runnable {
      * back to back: one worker then serves them with one group commit and one reply write,
      * instead of one worker (a carrier thread woken), one WAL lock and one reply each.
      */
-    private void collectWrites(Writes w, ByteBuffer header) throws IOException {
-        while (w.n < MAX_JOINED_WRITES) {
+    private void collect(Joined w, ByteBuffer header, Predicate<Request> joins) throws IOException {
+        while (w.n < MAX_JOINED) {
             Request next = peekComplete();
-            if (!joinsWrites(next)) {
+            if (!joins.test(next)) {
                 return;
             }
-            int units = (int) (next.length() / UNIT);
+            int units = units(next);
             if (!requests.tryAcquire()) {
                 return;
             }
@@ -268,16 +313,67 @@ final class NbdConnection implements Runnable {
             wire.readFully(header.clear()); // the header just peeked, from the buffer
             server.stats().request(next.type());
             unanswered.incrementAndGet();
-            ByteBuffer payload = buffers.acquire((int) next.length());
-            wire.readFully(payload);
+            ByteBuffer payload = null;
+            if (next.type() == Nbd.CMD_WRITE) {
+                payload = buffers.acquire((int) next.length());
+                wire.readFully(payload);
+                payload.flip();
+            }
             w.requests[w.n] = next;
-            w.payloads[w.n] = payload.flip();
+            w.payloads[w.n] = payload;
             w.n++;
         }
     }
 
-    /** Serves joined writes ({@link #collectWrites}) on a worker: one group commit, one reply write. */
-    private void serveWrites(Writes w) {
+    /**
+     * Serves joined reads ({@link #collect}) on a worker, one after the other, and sends their
+     * replies in one write. A read that fails is answered with its error after the replies before it.
+     */
+    private void serveReads(Joined w) {
+        Volume v = session.volume();
+        List<ByteBuffer> parts = new ArrayList<>(2 * w.n + 2);
+        ByteBuffer[] data = new ByteBuffer[w.n];
+        int pending = 0; // replies in parts
+        try {
+            for (int i = 0; i < w.n; i++) {
+                Request r = w.requests[i];
+                data[i] = buffers.acquire((int) r.length());
+                try {
+                    readInto(r, v, data[i], parts);
+                    pending++;
+                } catch (WireChannel.SendFailedException e) {
+                    throw e;
+                } catch (Throwable e) {
+                    sendJoined(parts, pending);
+                    pending = 0;
+                    failed(r, v, e);
+                }
+            }
+            sendJoined(parts, pending);
+        } catch (WireChannel.SendFailedException e) {
+            log.debug("{}: replies to {} reads not sent: {}", wire.describe(), w.n, e.getMessage());
+        } catch (IOException e) {
+            wire.close();
+        } finally {
+            for (ByteBuffer b : data) {
+                buffers.release(b);
+            }
+            release(w);
+        }
+    }
+
+    /** Sends the replies of {@code count} requests gathered in {@code parts} in one write, and clears it. */
+    private void sendJoined(List<ByteBuffer> parts, int count) throws IOException {
+        if (count == 0) {
+            return;
+        }
+        unanswered.addAndGet(-count); // see reply
+        wire.write(parts.toArray(ByteBuffer[]::new));
+        parts.clear();
+    }
+
+    /** Serves joined writes ({@link #collect}) on a worker: one group commit, one reply write. */
+    private void serveWrites(Joined w) {
         Volume v = session.volume();
         try {
             long[] offsets = new long[w.n];
@@ -440,33 +536,42 @@ final class NbdConnection implements Runnable {
         }
         ByteBuffer data = buffers.acquire((int) r.length());
         try {
-            if (session.structured() && !r.hasFlag(Nbd.CMD_FLAG_DF)) {
-                List<Volume.Hole> holes = v.readSparse(r.offset(), data, MAX_HOLES);
-                data.flip();
-                sendSparse(r, data, holes);
-            } else {
-                v.read(r.offset(), data);
-                data.flip();
-                sendData(r, data);
-            }
+            List<ByteBuffer> parts = new ArrayList<>(2);
+            readInto(r, v, data, parts);
+            reply(parts.toArray(ByteBuffer[]::new));
         } finally {
             buffers.release(data);
         }
     }
 
+    /** Reads {@code r} into {@code data} and adds its reply to {@code parts}. */
+    private void readInto(Request r, Volume v, ByteBuffer data, List<ByteBuffer> parts) throws IOException {
+        long started = System.nanoTime();
+        List<Volume.Hole> holes = List.of();
+        if (session.structured() && !r.hasFlag(Nbd.CMD_FLAG_DF)) {
+            holes = v.readSparse(r.offset(), data, MAX_HOLES);
+        } else {
+            v.read(r.offset(), data);
+        }
+        if (r.length() <= MAX_JOINED_READ_BYTES) {
+            noteRead(System.nanoTime() - started);
+        }
+        data.flip();
+        replyParts(r, data, holes, parts);
+    }
+
     /**
-     * Sends a sparse read: an OFFSET_DATA chunk for each run of data and an OFFSET_HOLE chunk for
-     * each hole, the last one with DONE, in one gathering write; the holes' bytes never cross the
-     * socket. A read with more than {@link #MAX_HOLES} holes comes back from the volume with none
-     * (filled with zeros) and goes as one data chunk.
+     * The reply to a read, for one gathering write: with holes (a sparse read), an OFFSET_DATA
+     * chunk for each run of data and an OFFSET_HOLE chunk for each hole, the last one with DONE;
+     * the holes' bytes never cross the socket. A read with more than {@link #MAX_HOLES} holes comes
+     * back from the volume with none (filled with zeros) and goes as one data chunk.
      */
-    private void sendSparse(Request r, ByteBuffer data, List<Volume.Hole> holes) throws IOException {
+    private void replyParts(Request r, ByteBuffer data, List<Volume.Hole> holes, List<ByteBuffer> parts) {
         if (holes.isEmpty()) {
-            sendData(r, data);
+            dataParts(r, data, parts);
             return;
         }
         int length = data.remaining();
-        List<ByteBuffer> parts = new ArrayList<>(3 * holes.size() + 2);
         int at = 0;
         for (Volume.Hole h : holes) {
             if (h.offset() > at) {
@@ -480,18 +585,17 @@ final class NbdConnection implements Runnable {
             parts.add(StructuredReply.offsetDataHeader(true, r.cookie(), r.offset() + at, length - at));
             parts.add(data.slice(at, length - at));
         }
-        reply(parts.toArray(ByteBuffer[]::new));
     }
 
-    private void sendData(Request r, ByteBuffer data) throws IOException {
+    private void dataParts(Request r, ByteBuffer data, List<ByteBuffer> parts) {
         if (session.structured()) {
-            reply(StructuredReply.offsetDataHeader(true, r.cookie(), r.offset(), data.remaining()), data);
+            parts.add(StructuredReply.offsetDataHeader(true, r.cookie(), r.offset(), data.remaining()));
         } else {
             ByteBuffer h = ByteBuffer.allocate(SimpleReply.HEADER_LENGTH);
             SimpleReply.encode(h, 0, r.cookie());
-            h.flip();
-            reply(h, data);
+            parts.add(h.flip());
         }
+        parts.add(data);
     }
 
     private void writeZeroes(Request r, Volume v) throws IOException {

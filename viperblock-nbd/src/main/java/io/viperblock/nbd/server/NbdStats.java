@@ -8,7 +8,7 @@ import java.util.stream.Stream;
 
 /**
  * Counters of one {@link NbdServer}: connections accepted, requests by command (and how many
- * the reader served itself, how many writes were served joined), error replies by errno. Thread-safe: {@link LongAdder}s, no lock,
+ * the reader served itself, how many writes and reads were served joined), error replies by errno. Thread-safe: {@link LongAdder}s, no lock,
  * nothing allocated when counting.
  */
 public final class NbdStats {
@@ -19,6 +19,7 @@ public final class NbdStats {
     private final LongAdder accepted = new LongAdder();
     private final LongAdder servedByReader = new LongAdder();
     private final LongAdder joinedWrites = new LongAdder();
+    private final LongAdder joinedReads = new LongAdder();
     private final LongAdder[] requests = adders(COMMANDS + 1);
     private final LongAdder[] errors = adders(ERRNOS.length + 1);
 
@@ -32,6 +33,10 @@ public final class NbdStats {
 
     void readerServed() {
         servedByReader.increment();
+    }
+
+    void joinedReads(int n) {
+        joinedReads.add(n);
     }
 
     void joinedWrites(int n) {
@@ -61,6 +66,10 @@ public final class NbdStats {
     }
 
     /** Writes served together with others in one group commit (the first of each group included). */
+    public long joinedReads() {
+        return joinedReads.sum();
+    }
+
     public long joinedWrites() {
         return joinedWrites.sum();
     }

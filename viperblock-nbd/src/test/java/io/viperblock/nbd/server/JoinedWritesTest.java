@@ -64,16 +64,7 @@ class JoinedWritesTest {
                             readsOf.put(cookie, new long[] {base, 8 * BLOCK});
                         }
                     }
-                    for (int i = expected.size(); i > 0; i--) {
-                        TestNbdClient.Reply reply = c.receive();
-                        Integer want = expected.remove(reply.cookie());
-                        assertTrue(want != null, "a reply to cookie " + reply.cookie() + ", unknown or answered before");
-                        assertEquals((int) want, reply.error(), "errno of cookie " + reply.cookie() + ": " + reply.message());
-                        long[] read = readsOf.get(reply.cookie());
-                        if (read != null) {
-                            assertArrayEquals(Arrays.copyOfRange(model, (int) read[0], (int) (read[0] + read[1])), reply.data());
-                        }
-                    }
+                    c.receiveAll(expected, readsOf, model);
                 }
                 for (long off = 0; off < SIZE; off += 1 << 20) {
                     assertArrayEquals(Arrays.copyOfRange(model, (int) off, (int) off + (1 << 20)), c.read(off, 1 << 20), "MiB at " + off);

@@ -1,5 +1,10 @@
 package io.viperblock.nbd.server;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
 import io.viperblock.nbd.protocol.ClientFlags;
 import io.viperblock.nbd.protocol.ExportInfoRequest;
 import io.viperblock.nbd.protocol.Nbd;
@@ -21,6 +26,7 @@ import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -249,7 +255,7 @@ public final class TestNbdClient implements AutoCloseable {
     }
 
     private static byte[] concat(byte[] a, byte[] b) {
-        byte[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        byte[] c = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);
         return c;
     }
@@ -262,6 +268,25 @@ public final class TestNbdClient implements AutoCloseable {
             throw new NbdProtocolException("reply for cookie " + r.cookie() + ", expected " + cookie);
         }
         return r;
+    }
+
+    /**
+     * Receives a reply to each request of {@code expected} (cookie to the errno it must get), in
+     * whatever order they come, each once; the reply to each read of {@code readsOf} (cookie to
+     * offset and length) must carry those bytes of {@code model}.
+     */
+    public void receiveAll(Map<Long, Integer> expected, Map<Long, long[]> readsOf, byte[] model) throws IOException {
+        for (int i = expected.size(); i > 0; i--) {
+            Reply reply = receive();
+            Integer want = expected.remove(reply.cookie());
+            assertNotNull(want, "a reply to cookie " + reply.cookie() + ", unknown or answered before");
+            assertEquals((int) want, reply.error(), "errno of cookie " + reply.cookie() + ": " + reply.message());
+            long[] read = readsOf.get(reply.cookie());
+            if (read != null) {
+                assertArrayEquals(Arrays.copyOfRange(model, (int) read[0], (int) (read[0] + read[1])),
+                        reply.data(), read[1] + " bytes at " + read[0]);
+            }
+        }
     }
 
     public byte[] read(long offset, int length) throws IOException {
