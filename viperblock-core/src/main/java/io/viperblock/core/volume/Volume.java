@@ -89,9 +89,9 @@ public final class Volume implements AutoCloseable {
         // A local store's chunk files are in the page cache once read: a block cache on the heap
         // would hold a second copy, at the cost of a copy, an allocation and an entry per block
         // read (docs/PERFORMANCE.md). So only a remote store's reads go through one.
-        this.chunks = new ChunkReader(store, keys::chunk, store.local() ? 0 : config.cacheBytes());
-        this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease, config);
         this.storeLocal = store.local();
+        this.chunks = new ChunkReader(store, keys::chunk, storeLocal ? 0 : config.cacheBytes());
+        this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease, config);
         wal.onSeal(consolidator::wakeUp);
         wal.keepConsolidated(config.keptWalBytes(), config.maxPendingWalBytes(), this::forgetConsolidated);
         consolidator.start();

@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * Replays a volume's WAL segments on open (durability rule 4): records already in the map
  * ({@code seq <= coveredSeq}) are skipped, the rest are handed to a {@link Sink} in sequence
  * order. A segment other than the last whose successor's first sequence number is at most
- * {@code coveredSeq + 1} holds only such records and is removed without its records being read. A torn or corrupt record at the tail of the last segment ends replay there and the
- * segment is cut at that point; damage anywhere else refuses to open, naming the file and offset.
+ * {@code coveredSeq + 1} holds only such records and is removed without its records being read.
+ * A torn or corrupt record at the tail of the last segment ends replay there and the segment is
+ * cut at that point; damage anywhere else refuses to open, naming the file and offset.
  *
  * <p>Thread-safety: confined to the opening thread.
  */

@@ -337,39 +337,26 @@ final class NbdConnection implements Runnable {
         try {
             for (int i = 0; i < w.n; i++) {
                 Request r = w.requests[i];
-                data[i] = buffers.acquire((int) r.length());
                 try {
+                    data[i] = buffers.acquire((int) r.length());
                     readInto(r, v, data[i], parts);
                     pending++;
-                } catch (WireChannel.SendFailedException e) {
-                    throw e;
                 } catch (Throwable e) {
-                    sendJoined(parts, pending);
+                    replies(pending, parts.toArray(ByteBuffer[]::new));
+                    parts.clear();
                     pending = 0;
                     failed(r, v, e);
                 }
             }
-            sendJoined(parts, pending);
+            replies(pending, parts.toArray(ByteBuffer[]::new));
         } catch (WireChannel.SendFailedException e) {
             log.debug("{}: replies to {} reads not sent: {}", wire.describe(), w.n, e.getMessage());
-        } catch (IOException e) {
-            wire.close();
         } finally {
             for (ByteBuffer b : data) {
                 buffers.release(b);
             }
             release(w);
         }
-    }
-
-    /** Sends the replies of {@code count} requests gathered in {@code parts} in one write, and clears it. */
-    private void sendJoined(List<ByteBuffer> parts, int count) throws IOException {
-        if (count == 0) {
-            return;
-        }
-        unanswered.addAndGet(-count); // see reply
-        wire.write(parts.toArray(ByteBuffer[]::new));
-        parts.clear();
     }
 
     /** Serves joined writes ({@link #collect}) on a worker: one group commit, one reply write. */
@@ -385,8 +372,7 @@ final class NbdConnection implements Runnable {
             for (int i = 0; i < w.n; i++) {
                 encodeOk(b, w.requests[i]);
             }
-            unanswered.addAndGet(-w.n); // see reply
-            wire.write(b.flip());
+            replies(w.n, b.flip());
         } catch (WireChannel.SendFailedException e) {
             log.debug("{}: replies to {} writes not sent: {}", wire.describe(), w.n, e.getMessage());
         } catch (Throwable e) {
@@ -640,7 +626,15 @@ final class NbdConnection implements Runnable {
      * alone (see {@link #servesItself}), even if this thread has not returned from the write yet.
      */
     private void reply(ByteBuffer... bufs) throws IOException {
-        unanswered.decrementAndGet();
+        replies(1, bufs);
+    }
+
+    /** Sends the replies of {@code count} requests in one write, as {@link #reply} sends one; nothing for none. */
+    private void replies(int count, ByteBuffer... bufs) throws WireChannel.SendFailedException {
+        if (count == 0) {
+            return;
+        }
+        unanswered.addAndGet(-count);
         wire.write(bufs);
     }
 
