@@ -136,9 +136,8 @@ final class NbdConnection implements Runnable {
                 replyError(r, error, errorMessage(r, error));
                 continue;
             }
-            int units = (int) Math.max(1, (r.length() + UNIT - 1) / UNIT);
-            boolean carries = carriesData(r);
-            acquire(carries ? units : 1);
+            int held = carriesData(r) ? units(r) : 1;
+            acquire(held);
             ByteBuffer payload = null;
             try {
                 if (r.type() == Nbd.CMD_WRITE) {
@@ -148,11 +147,10 @@ final class NbdConnection implements Runnable {
                 }
             } catch (IOException e) {
                 buffers.release(payload);
-                release(carries ? units : 1);
+                release(held);
                 throw e;
             }
             ByteBuffer data = payload;
-            int held = carries ? units : 1;
             Runnable task = () -> {
                 try {
                     serve(r, data);

@@ -65,11 +65,12 @@ public final class NbdStats {
         return servedByReader.sum();
     }
 
-    /** Writes served together with others in one group commit (the first of each group included). */
+    /** Reads served one after the other by one worker, with others, their replies in one write (the first of each group included). */
     public long joinedReads() {
         return joinedReads.sum();
     }
 
+    /** Writes served together with others in one group commit (the first of each group included). */
     public long joinedWrites() {
         return joinedWrites.sum();
     }

@@ -124,9 +124,7 @@ class JoinedReadsTest {
 
     private static byte[] bytes(SplittableRandom r, int n) {
         byte[] b = new byte[n];
-        for (int i = 0; i < n; i++) {
-            b[i] = (byte) r.nextInt();
-        }
+        r.nextBytes(b);
         return b;
     }
 }
