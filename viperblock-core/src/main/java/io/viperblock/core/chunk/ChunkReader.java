@@ -28,6 +28,8 @@ public final class ChunkReader {
      * would only push out the blocks random readers come back to.
      */
     private static final int CACHED_RUN = 32;
+    /** Blocks (footer entries) of the footers kept, in all. */
+    private static final long FOOTER_BLOCKS = 4L << 20;
 
     private final ObjectStore store;
     private final LongFunction<String> chunkKey;
@@ -63,8 +65,8 @@ public final class ChunkReader {
         this.chunkKey = chunkKey;
         this.caching = cacheBytes > 0;
         this.blocks = Caffeine.newBuilder().maximumWeight(Math.max(0, cacheBytes)).weigher((BlockKey k, byte[] v) -> v.length + 48).build();
-        // footers are small (24 bytes a block); keep those of up to ~4096 chunks (16 GiB of data)
-        this.footers = Caffeine.newBuilder().maximumSize(4096).build();
+        // footers are small (about 24 bytes a block); keep those of up to 4M blocks (16 GiB of data)
+        this.footers = Caffeine.newBuilder().maximumWeight(FOOTER_BLOCKS).weigher((Long k, ChunkFooter f) -> f.count()).build();
     }
 
     /**
@@ -100,30 +102,38 @@ public final class ChunkReader {
     private void fetch(long chunkSeq, int chunkBlocks, int index, int run, long firstBlock, ByteBuffer dst) throws IOException {
         String key = chunkKey.apply(chunkSeq);
         ChunkFooter footer = footer(chunkSeq, chunkBlocks);
-        // straight into the caller's buffer, checked there before the caller may use it
-        ByteBuffer data = dst.slice(dst.position(), run * BLOCK);
-        int got = store.read(key, (long) index * BLOCK, data);
-        storeReads.increment();
-        storeBytes.add(got);
-        if (got != run * BLOCK) {
-            throw new CorruptFormatException("chunk " + key + ": truncated: " + got + " bytes at offset " + (long) index * BLOCK
-                    + " where " + run * BLOCK + " were expected", key, (long) index * BLOCK);
-        }
         boolean keep = caching && run <= CACHED_RUN;
-        for (int j = 0; j < run; j++) {
-            ByteBuffer block = data.slice(j * BLOCK, BLOCK);
-            if (footer.block(index + j) != firstBlock + j) {
-                throw new CorruptFormatException("chunk " + key + ": block " + (index + j) + " holds logical block " + footer.block(index + j)
-                        + " but the map expects " + (firstBlock + j) + " there (offset " + (long) (index + j) * BLOCK + ")", key, (long) (index + j) * BLOCK);
+        for (int done = 0; done < run; ) {
+            int i = index + done;
+            // one read of the blocks that lie back to back (all of them, but in a chunk made from a WAL segment)
+            int n = footer.contiguous(i, run - done);
+            long offset = footer.dataOffset(i);
+            // straight into the caller's buffer, checked there before the caller may use it
+            ByteBuffer data = dst.slice(dst.position(), n * BLOCK);
+            int got = store.read(key, offset, data);
+            storeReads.increment();
+            storeBytes.add(got);
+            if (got != n * BLOCK) {
+                throw new CorruptFormatException("chunk " + key + ": truncated: " + got + " bytes at offset " + offset
+                        + " where " + n * BLOCK + " were expected", key, offset);
             }
-            footer.verifyBlock(index + j, block, key);
-            if (keep) {
-                byte[] copy = new byte[BLOCK];
-                block.get(copy);
-                blocks.put(key(chunkSeq, index + j), copy);
+            for (int j = 0; j < n; j++) {
+                ByteBuffer block = data.slice(j * BLOCK, BLOCK);
+                if (footer.block(i + j) != firstBlock + done + j) {
+                    throw new CorruptFormatException("chunk " + key + ": block " + (i + j) + " holds logical block " + footer.block(i + j)
+                            + " but the map expects " + (firstBlock + done + j) + " there (offset " + footer.dataOffset(i + j) + ")", key,
+                            footer.dataOffset(i + j));
+                }
+                footer.verifyBlock(i + j, block, key);
+                if (keep) {
+                    byte[] copy = new byte[BLOCK];
+                    block.get(copy);
+                    blocks.put(key(chunkSeq, i + j), copy);
+                }
             }
+            dst.position(dst.position() + n * BLOCK);
+            done += n;
         }
-        dst.position(dst.position() + run * BLOCK);
     }
 
     private ChunkFooter footer(long chunkSeq, int chunkBlocks) throws IOException {

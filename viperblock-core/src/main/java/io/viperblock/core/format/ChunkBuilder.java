@@ -22,7 +22,7 @@ public final class ChunkBuilder {
     private final long chunkSeq;
     private final long epoch;
     /** Bytes of the largest chunk object (1024 blocks, footer and trailer). */
-    public static final int CAPACITY = ChunkFooter.objectSize(ChunkFooter.MAX_BLOCKS);
+    public static final int CAPACITY = (int) ChunkFooter.objectSize(ChunkFooter.MAX_BLOCKS);
 
     private final ByteBuffer buf;
     private final long[] blocks = new long[ChunkFooter.MAX_BLOCKS];

@@ -36,10 +36,21 @@ import java.nio.ByteOrder;
  * +------+----+------------------------------------------------------------+
  * </pre>
  *
- * Parsing checks, in this order: length at least a trailer, magic, version, block count in
- * 1..1024, footer length (and object size) matching the count, checksum, then the fields (chunk
- * seq as expected, epoch >= 0, reserved bytes zero, each entry's block >= 0 and seq >= 1). The
- * data blocks are covered by their own checksums, checked by {@link #verifyBlock}.
+ * <p>Version 2 is a chunk made from a sealed WAL segment without copying it (the consolidator
+ * links the segment's file into a file store, {@link #encodeSlots}): the object is the segment,
+ * zeros to the next multiple of 4096, then a version-2 footer with one entry per 4 KiB slot of
+ * the segment (n up to {@link #MAX_SLOTS}). Entry i describes the block whose data starts in
+ * slot i, at object offset i*4096 + shift, where the shift is the entry's last 4 bytes
+ * (0..4095; the data lies before the footer); an entry whose seq is 0 (all its bytes zero) is a
+ * slot where no block starts. Sizes and offsets follow the same formulas as version 1, so a
+ * reader finds the footer of either from the block count the map keeps.
+ *
+ * Parsing checks, in this order: length at least a trailer, magic, version (1 or 2), block count
+ * in 1..1024 (version 2: 1..{@link #MAX_SLOTS}), footer length (and object size) matching the
+ * count, checksum, then the fields (chunk seq as expected, epoch >= 0, reserved bytes zero, each
+ * entry's block >= 0 and seq >= 1, or in version 2 an empty entry, and a shift that keeps the
+ * block before the footer). The data blocks are covered by their own checksums, checked by
+ * {@link #verifyBlock}.
  *
  * <p>Immutable, hence thread-safe.
  */
@@ -47,8 +58,12 @@ public final class ChunkFooter {
 
     public static final int ENTRY_LENGTH = 24;
     public static final int TRAILER_LENGTH = 48;
-    /** Most data blocks in a chunk (4 MiB). */
+    /** Most data blocks in a version-1 chunk (4 MiB). */
     public static final int MAX_BLOCKS = 1024;
+    /** Most slots in a version-2 chunk (1 GiB of WAL segment); the largest block count of any chunk. */
+    public static final int MAX_SLOTS = 1 << 18;
+    /** Version of a chunk made from a WAL segment. */
+    public static final int SLOTS_VERSION = 2;
     private static final int TRAILER_CRC = 44;
     private static final String KIND = "chunk";
 
@@ -57,13 +72,16 @@ public final class ChunkFooter {
     private final long[] blocks;
     private final long[] seqs;
     private final int[] crcs;
+    /** Version 2: where each block starts in its slot; null in version 1 (every shift 0). */
+    private final int[] shifts;
 
-    private ChunkFooter(long chunkSeq, long epoch, long[] blocks, long[] seqs, int[] crcs) {
+    private ChunkFooter(long chunkSeq, long epoch, long[] blocks, long[] seqs, int[] crcs, int[] shifts) {
         this.chunkSeq = chunkSeq;
         this.epoch = epoch;
         this.blocks = blocks;
         this.seqs = seqs;
         this.crcs = crcs;
+        this.shifts = shifts;
     }
 
     /** Length of the footer entries plus trailer of a chunk of {@code n} blocks: n*24 + 48. */
@@ -72,8 +90,8 @@ public final class ChunkFooter {
     }
 
     /** Size of a chunk object of {@code n} blocks: n*4096 + n*24 + 48. */
-    public static int objectSize(int n) {
-        return n * Formats.BLOCK_SIZE + footerLength(n);
+    public static long objectSize(int n) {
+        return (long) n * Formats.BLOCK_SIZE + footerLength(n);
     }
 
     /** Offset of the footer in a chunk object of {@code n} blocks: n*4096. */
@@ -87,7 +105,7 @@ public final class ChunkFooter {
      */
     public static int blockCountForObjectSize(long size) {
         long per = Formats.BLOCK_SIZE + ENTRY_LENGTH;
-        if (size < TRAILER_LENGTH + per || (size - TRAILER_LENGTH) % per != 0 || (size - TRAILER_LENGTH) / per > MAX_BLOCKS) {
+        if (size < TRAILER_LENGTH + per || (size - TRAILER_LENGTH) % per != 0 || (size - TRAILER_LENGTH) / per > MAX_SLOTS) {
             return -1;
         }
         return (int) ((size - TRAILER_LENGTH) / per);
@@ -114,6 +132,7 @@ public final class ChunkFooter {
         int t = len - TRAILER_LENGTH;
         long trailerOffset = footerOffsetInObject + t;
         int n = checkTrailerHead(b, t, source, trailerOffset);
+        boolean slots = b.getInt(t + 8) == SLOTS_VERSION;
         if (len != footerLength(n)) {
             throw new CorruptFormatException(KIND, source, "footer length " + len + " does not match block count " + n,
                     footerOffsetInObject, "expected " + footerLength(n) + " bytes");
@@ -143,11 +162,26 @@ public final class ChunkFooter {
         long[] blocks = new long[n];
         long[] seqs = new long[n];
         int[] crcs = new int[n];
+        int[] shifts = slots ? new int[n] : null;
         for (int i = 0; i < n; i++) {
             int e = i * ENTRY_LENGTH;
             blocks[i] = b.getLong(e);
             seqs[i] = b.getLong(e + 8);
             crcs[i] = b.getInt(e + 16);
+            if (slots) {
+                if (seqs[i] == 0) {
+                    if (!Formats.allZero(b, e, e + ENTRY_LENGTH)) {
+                        throw new CorruptFormatException(KIND, source, "nonzero bytes in empty footer entry " + i, footerOffsetInObject + e);
+                    }
+                    blocks[i] = -1;
+                    continue;
+                }
+                shifts[i] = b.getInt(e + 20);
+                if (shifts[i] < 0 || shifts[i] >= Formats.BLOCK_SIZE || (long) i * Formats.BLOCK_SIZE + shifts[i] > footerOffset(n) - Formats.BLOCK_SIZE) {
+                    throw new CorruptFormatException(KIND, source, "bad shift " + shifts[i] + " in footer entry " + i + " of " + n,
+                            footerOffsetInObject + e + 20, "a block's data must lie before the footer");
+                }
+            }
             if (blocks[i] < 0) {
                 throw new CorruptFormatException(KIND, source, "bad block number " + blocks[i] + " in footer entry " + i,
                         footerOffsetInObject + e);
@@ -156,12 +190,34 @@ public final class ChunkFooter {
                 throw new CorruptFormatException(KIND, source, "bad seq " + seqs[i] + " in footer entry " + i,
                         footerOffsetInObject + e + 8);
             }
-            if (b.getInt(e + 20) != 0) {
+            if (!slots && b.getInt(e + 20) != 0) {
                 throw new CorruptFormatException(KIND, source, "nonzero reserved bytes in footer entry " + i,
                         footerOffsetInObject + e + 20);
             }
         }
-        return new ChunkFooter(chunkSeq, epoch, blocks, seqs, crcs);
+        return new ChunkFooter(chunkSeq, epoch, blocks, seqs, crcs, shifts);
+    }
+
+    /**
+     * The footer and trailer of a version-2 chunk of {@code n} slots (see the class comment), to
+     * be written at offset n*4096 of a WAL segment padded with zeros to there. Entry i of the
+     * arrays describes slot i; {@code blocks[i] == -1} leaves it empty.
+     */
+    public static ByteBuffer encodeSlots(long chunkSeq, long epoch, int n, long[] blocks, long[] seqs, int[] crcs, int[] shifts) {
+        if (chunkSeq < 1 || epoch < 0 || n < 1 || n > MAX_SLOTS) {
+            throw new IllegalArgumentException("chunk seq " + chunkSeq + ", epoch " + epoch + ", slots " + n);
+        }
+        ByteBuffer buf = ByteBuffer.allocate(footerLength(n)).order(ByteOrder.BIG_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            int e = i * ENTRY_LENGTH;
+            if (blocks[i] >= 0) {
+                buf.putLong(e, blocks[i]).putLong(e + 8, seqs[i]).putInt(e + 16, crcs[i]).putInt(e + 20, shifts[i]);
+            }
+        }
+        int t = n * ENTRY_LENGTH;
+        buf.putLong(t, Formats.CHUNK_MAGIC).putInt(t + 8, SLOTS_VERSION).putInt(t + 12, n).putLong(t + 16, chunkSeq).putLong(t + 24, epoch);
+        buf.putInt(t + 44, Formats.crc32c(buf, 0, t + 44));
+        return buf;
     }
 
     /**
@@ -217,14 +273,15 @@ public final class ChunkFooter {
                     "found " + Formats.describeMagic(magic) + ", expected \"VBCHUNK1\"");
         }
         int version = b.getInt(t + 8);
-        if (version != Formats.CHUNK_VERSION) {
+        if (version != Formats.CHUNK_VERSION && version != SLOTS_VERSION) {
             throw new CorruptFormatException(KIND, source, "unsupported version " + version, trailerOffset + 8,
-                    "this build reads version " + Formats.CHUNK_VERSION);
+                    "this build reads versions " + Formats.CHUNK_VERSION + " and " + SLOTS_VERSION);
         }
+        int max = version == SLOTS_VERSION ? MAX_SLOTS : MAX_BLOCKS;
         int n = b.getInt(t + 12);
-        if (n < 1 || n > MAX_BLOCKS) {
+        if (n < 1 || n > max) {
             throw new CorruptFormatException(KIND, source, "bad block count " + Integer.toUnsignedString(n),
-                    trailerOffset + 12, "must be 1.." + MAX_BLOCKS);
+                    trailerOffset + 12, "must be 1.." + max);
         }
         return n;
     }
@@ -233,7 +290,7 @@ public final class ChunkFooter {
         return blocks.length;
     }
 
-    /** Block number held by data block {@code i}. */
+    /** Block number held by data block {@code i}; -1 for a slot where no block starts (version 2). */
     public long block(int i) {
         return blocks[i];
     }
@@ -248,6 +305,15 @@ public final class ChunkFooter {
         return crcs[i];
     }
 
+    /** Blocks the chunk holds: its count, less the empty slots of version 2. */
+    public int blocksHeld() {
+        int n = 0;
+        for (long b : blocks) {
+            n += b >= 0 ? 1 : 0;
+        }
+        return n;
+    }
+
     public long chunkSeq() {
         return chunkSeq;
     }
@@ -256,9 +322,25 @@ public final class ChunkFooter {
         return epoch;
     }
 
-    /** Offset of data block {@code i} in the object: i*4096. */
-    public static long blockOffset(int i) {
-        return (long) i * Formats.BLOCK_SIZE;
+    /** Offset of data block {@code i} in the object: i*4096, plus its shift in version 2. */
+    public long dataOffset(int i) {
+        return (long) i * Formats.BLOCK_SIZE + (shifts == null ? 0 : shifts[i]);
+    }
+
+    /**
+     * How many of the blocks {@code [i, i + count)} lie back to back from block i's data on, so
+     * that one read fetches them (all of them in version 1; in version 2 a record header or an
+     * empty slot may lie between two blocks).
+     */
+    public int contiguous(int i, int count) {
+        if (shifts == null) {
+            return count;
+        }
+        int k = 1;
+        while (k < count && blocks[i + k] >= 0 && shifts[i + k] == shifts[i]) {
+            k++;
+        }
+        return k;
     }
 
     /**
@@ -271,19 +353,22 @@ public final class ChunkFooter {
         if (i < 0 || i >= blocks.length) {
             throw new IndexOutOfBoundsException("block index " + i + " of a chunk of " + blocks.length);
         }
+        if (blocks[i] < 0) {
+            throw new CorruptFormatException(KIND, source, "slot " + i + " holds no block", dataOffset(i));
+        }
         if (block4096.remaining() != Formats.BLOCK_SIZE) {
             throw new CorruptFormatException(KIND, source, "short read of data block " + i + ": "
-                    + block4096.remaining() + " bytes", blockOffset(i));
+                    + block4096.remaining() + " bytes", dataOffset(i));
         }
         int computed = Formats.crc32c(block4096, block4096.position(), block4096.limit());
         if (computed != crcs[i]) {
             throw new CorruptFormatException(KIND, source, "bad checksum of data block " + i + " (block number "
-                    + blocks[i] + ")", blockOffset(i),
+                    + blocks[i] + ")", dataOffset(i),
                     "stored " + Formats.hex32(crcs[i]) + ", computed " + Formats.hex32(computed));
         }
     }
 
-    /** {@link #verifyBlock} for every data block of the whole object (position unchanged). */
+    /** {@link #verifyBlock} for every data block of the whole object (position unchanged; empty slots have none). */
     public void verifyBlocks(ByteBuffer wholeObject, String source) throws CorruptFormatException {
         if (wholeObject.remaining() < footerOffset(blocks.length)) {
             throw new CorruptFormatException(KIND, source, "truncated object: " + wholeObject.remaining() + " bytes",
@@ -291,7 +376,9 @@ public final class ChunkFooter {
         }
         int p = wholeObject.position();
         for (int i = 0; i < blocks.length; i++) {
-            verifyBlock(i, wholeObject.slice(p + i * Formats.BLOCK_SIZE, Formats.BLOCK_SIZE), source);
+            if (blocks[i] >= 0) {
+                verifyBlock(i, wholeObject.slice(p + (int) dataOffset(i), Formats.BLOCK_SIZE), source);
+            }
         }
     }
 

@@ -34,7 +34,7 @@ import java.util.zip.CRC32C;
  * then c chunk refs (12 bytes each), at 80 + 12*i, chunk seq strictly ascending
  * +------+----+------------------------------------------------------------+
  * |    0 |  8 | chunk seq (>= 1)                                           |
- * |    8 |  4 | block count of that chunk (1..1024)                        |
+ * |    8 |  4 | block count of that chunk (1..2^18; version 1: 1..1024)    |
  * +------+----+------------------------------------------------------------+
  * then e entries (32 bytes each), at 80 + 12*c + 32*i: all DATA, sorted by start block,
  * not overlapping, each in a chunk of the table

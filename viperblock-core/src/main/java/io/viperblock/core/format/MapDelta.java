@@ -33,14 +33,14 @@ import java.util.Map;
  * then c chunk refs (12 bytes each), at 64 + 12*i; chunk seqs distinct
  * +------+----+------------------------------------------------------------+
  * |    0 |  8 | chunk seq (>= 1)                                           |
- * |    8 |  4 | block count of that chunk (1..1024)                        |
+ * |    8 |  4 | block count of that chunk (1..2^18; version 1: 1..1024)    |
  * +------+----+------------------------------------------------------------+
  * then e entries (32 bytes each), at 64 + 12*c + 32*i
  * +------+----+------------------------------------------------------------+
  * |    0 |  1 | kind: 1 = DATA, 2 = HOLE                                   |
  * |    1 |  3 | reserved, zero                                             |
  * |    4 |  4 | chunk offset: index of the first block within the chunk    |
- * |      |    | (DATA; chunk offset + length &lt;= 1024), 0 for HOLE          |
+ * |      |    | (DATA; chunk offset + length &lt;= 2^18), 0 for HOLE       |
  * |    8 |  8 | start block (>= 0)                                         |
  * |   16 |  8 | length in blocks (>= 1; start + length &lt;= 2^63-1)          |
  * |   24 |  8 | chunk seq (>= 1 for DATA, 0 for HOLE)                      |
@@ -248,7 +248,7 @@ public record MapDelta(long deltaSeq, long prevDeltaSeq, long walCoveredSeq, lon
         if (chunkSeq < 1) {
             return "bad chunk seq " + chunkSeq;
         }
-        if (blockCount < 1 || blockCount > ChunkFooter.MAX_BLOCKS) {
+        if (blockCount < 1 || blockCount > ChunkFooter.MAX_SLOTS) {
             return "bad block count " + Integer.toUnsignedString(blockCount) + " of chunk " + chunkSeq;
         }
         return null;
@@ -269,7 +269,7 @@ public record MapDelta(long deltaSeq, long prevDeltaSeq, long walCoveredSeq, lon
             if (chunkSeq < 1) {
                 return "DATA with bad chunk seq " + chunkSeq;
             }
-            if (chunkOffset < 0 || length > ChunkFooter.MAX_BLOCKS - chunkOffset) {
+            if (chunkOffset < 0 || length > ChunkFooter.MAX_SLOTS - chunkOffset) {
                 return "DATA reaching past the largest chunk: chunk offset " + Integer.toUnsignedString(chunkOffset)
                         + ", length " + length;
             }

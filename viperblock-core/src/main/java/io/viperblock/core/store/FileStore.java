@@ -164,6 +164,46 @@ public final class FileStore implements ObjectStore {
         }
     }
 
+    /**
+     * A hard link to {@code file} (the caller's forced WAL segment) under the key's name, the
+     * directory synced. False if the link cannot be made: the file lies on another file system
+     * (EXDEV), or on another {@link Fs}, or the file system refuses links; the caller then copies.
+     * An existing object under the key is an error (keys given here are new).
+     */
+    @Override
+    public boolean link(String key, Path file) throws IOException {
+        Path target = path(key);
+        Path dir = target.getParent();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                fs.createDirectories(dir);
+                if (!fs.link(file, target)) {
+                    throw new FileAlreadyExistsException(target.toString(), null, "an object exists under a new chunk's key");
+                }
+                break;
+            } catch (NoSuchFileException e) {
+                if (!fs.exists(file)) {
+                    return false; // not a file this store's file system sees
+                }
+                if (attempt == CREATE_ATTEMPTS) {
+                    throw failure("storing", key, target, null, e);
+                }
+                // a concurrent delete removed the directory once it was empty: create it again
+            } catch (FileAlreadyExistsException e) {
+                throw failure("storing", key, target, null, e);
+            } catch (java.nio.file.FileSystemException | UnsupportedOperationException e) {
+                return false; // EXDEV, EPERM: another file system, or one without hard links
+            }
+        }
+        try {
+            open.forget(key);
+            syncNearest(dir);
+            return true;
+        } catch (IOException e) {
+            throw failure("storing", key, target, null, e);
+        }
+    }
+
     /** Writes and forces a new temp file in the target's directory, creating that if needed. */
     private Path writeTemp(Path target, ByteBuffer data) throws IOException {
         Path dir = target.getParent();

@@ -168,6 +168,12 @@ public final class MeteredStore implements ObjectStore {
         return store.local();
     }
 
+    /** Counted as a put (of no bytes: none are copied). */
+    @Override
+    public boolean link(String key, java.nio.file.Path file) throws IOException {
+        return timed(Op.PUT, () -> store.link(key, file));
+    }
+
     @Override
     public String describe() {
         return store.describe();

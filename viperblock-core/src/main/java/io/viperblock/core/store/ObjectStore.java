@@ -88,6 +88,16 @@ public interface ObjectStore extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Makes {@code file}, which the caller has forced, the new object {@code key} without copying
+     * its bytes, if this store can (a file store on the file's file system gives it a second name,
+     * a hard link, durable before this returns); false, changing nothing, if it cannot. The caller
+     * must never change the file afterwards. False unless a store says otherwise.
+     */
+    default boolean link(String key, java.nio.file.Path file) throws IOException {
+        return false;
+    }
+
     @Override
     default void close() throws IOException {}
 }

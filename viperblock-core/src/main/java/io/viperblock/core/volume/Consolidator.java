@@ -2,6 +2,7 @@ package io.viperblock.core.volume;
 
 import io.viperblock.core.NoSpaceException;
 import io.viperblock.core.format.ChunkBuilder;
+import io.viperblock.core.format.ChunkFooter;
 import io.viperblock.core.format.Formats;
 import io.viperblock.core.format.MapDelta;
 import io.viperblock.core.format.WalRecord;
@@ -71,9 +72,13 @@ final class Consolidator implements AutoCloseable {
     private long lastSweep;
     private volatile boolean stopping;
     private volatile IOException lastError;
+    /** Whether to try {@link #link}: until the store first says it cannot. */
+    private boolean linking = true;
 
     final LongAdder runs = new LongAdder();
     final LongAdder chunksWritten = new LongAdder();
+    /** Chunks that are segment files ({@link #link}), among {@link #chunksWritten}. */
+    final LongAdder chunksLinked = new LongAdder();
     final LongAdder bytesWritten = new LongAdder();
     final LongAdder checkpoints = new LongAdder();
     final LongAdder failures = new LongAdder();
@@ -230,6 +235,9 @@ final class Consolidator implements AutoCloseable {
         long chunkSeq = 0;
         int[] crcs = recs.blockCrcs(); // computed as the writes came in; null after a replay
         try {
+            if (linking && crcs != null && link(seg, recs, runs, crcs, chunks, entries)) {
+                runs.clear(); // the segment's file is the chunk: nothing to copy
+            }
             for (long[] run : runs) {
                 if (run[3] == ExtentMap.ZERO) {
                     entries.add(MapDelta.Entry.hole(run[0], run[1]));
@@ -281,6 +289,63 @@ final class Consolidator implements AutoCloseable {
         if (checkpointed || System.nanoTime() - lastSweep >= config.chunkGrace().toNanos()) {
             sweep();
         }
+    }
+
+    /**
+     * Makes the sealed segment's own file the one chunk of its blocks, where the store can take it
+     * without a copy ({@link ObjectStore#link}: a file store on the WAL's file system): a
+     * version-2 footer naming the live blocks where they lie in the segment is appended to the
+     * file (FORMATS.md, "Chunk"), and the file is linked under the chunk's key. So a block is
+     * written to the disk once, into the WAL, instead of a second time into a chunk. Fills
+     * {@code chunks} and {@code entries} and returns true; returns false, changing neither, for the
+     * caller to copy the blocks instead: a store that cannot link (then never tried again), a
+     * segment larger than a chunk may be, one without live data, or one that has a footer already
+     * (an attempt that failed after it: that footer names a chunk already linked, which stays an
+     * orphan for the collector, and must not change).
+     */
+    private boolean link(WalSegment seg, RecordList recs, List<long[]> runs, int[] crcs, List<MapDelta.ChunkRef> chunks,
+            List<MapDelta.Entry> entries) throws IOException {
+        long slotCount = (seg.size() + BLOCK - 1) / BLOCK;
+        if (slotCount > ChunkFooter.MAX_SLOTS || runs.stream().allMatch(run -> run[3] == ExtentMap.ZERO) || seg.extended()) {
+            return false;
+        }
+        int slots = (int) slotCount;
+        long[] blocks = new long[slots];
+        java.util.Arrays.fill(blocks, -1);
+        long[] seqs = new long[slots];
+        int[] blockCrcs = new int[slots];
+        int[] shifts = new int[slots];
+        long chunkSeq = nextSeq.getAndIncrement();
+        List<MapDelta.Entry> linked = new ArrayList<>();
+        for (long[] run : runs) { // {start, length, seq, offset-in-segment or ZERO}
+            if (run[3] == ExtentMap.ZERO) {
+                linked.add(MapDelta.Entry.hole(run[0], run[1]));
+                continue;
+            }
+            int crcFrom = recs.blockCrcIndex(run[3]);
+            for (int j = 0; j < run[1]; j++) {
+                long offset = run[3] + (long) j * BLOCK;
+                int slot = (int) (offset / BLOCK);
+                blocks[slot] = run[0] + j;
+                seqs[slot] = run[2];
+                blockCrcs[slot] = crcs[crcFrom + j];
+                shifts[slot] = (int) (offset % BLOCK);
+            }
+            // a run lies within one record: its blocks fill consecutive slots at one shift
+            linked.add(MapDelta.Entry.data(run[0], run[1], chunkSeq, (int) (run[3] / BLOCK)));
+        }
+        seg.appendChunkFooter(ChunkFooter.encodeSlots(chunkSeq, epoch, slots, blocks, seqs, blockCrcs, shifts), (long) slots * BLOCK);
+        if (!store.link(keys.chunk(chunkSeq), seg.path())) {
+            linking = false;
+            log.info("volume {}: {} cannot take WAL segment files as chunks (another file system?): consolidation copies blocks into chunks",
+                    keys.volume(), store.describe());
+            return false;
+        }
+        chunks.add(new MapDelta.ChunkRef(chunkSeq, slots));
+        entries.addAll(linked);
+        chunksWritten.increment();
+        chunksLinked.increment();
+        return true;
     }
 
     void checkpoint() throws IOException {

@@ -172,11 +172,14 @@ public final class VolumeCheck {
                         + (extents == null ? "" : " (the map points " + blocksIn(extents) + " blocks into it)")));
                 continue;
             }
-            chunkBlocks += footer.count();
+            chunkBlocks += footer.blocksHeld();
             boolean[] bad = new boolean[footer.count()];
             for (int i = 0; i < footer.count(); i++) {
+                if (footer.block(i) < 0) {
+                    continue; // a slot of a chunk made from a WAL segment where no block starts
+                }
                 try {
-                    footer.verifyBlock(i, obj.slice(obj.position() + i * BLOCK, BLOCK), o.key());
+                    footer.verifyBlock(i, obj.slice(obj.position() + (int) footer.dataOffset(i), BLOCK), o.key());
                 } catch (CorruptFormatException e) {
                     bad[i] = true;
                     problems.add(new Problem(o.key(), e.offset(), e.getMessage()));
@@ -241,7 +244,7 @@ public final class VolumeCheck {
                     problems.add(problem(key, ChunkFooter.footerOffset(footer.count()) + (long) i * ChunkFooter.ENTRY_LENGTH,
                             "the map puts block " + block + " at index " + i + ", but the footer says that index holds block " + footer.block(i)));
                 } else if (bad[i]) {
-                    problems.add(problem(key, ChunkFooter.blockOffset(i), "block " + block + " is live (the map points at it) and its data is damaged"));
+                    problems.add(problem(key, footer.dataOffset(i), "block " + block + " is live (the map points at it) and its data is damaged"));
                 }
             }
         }

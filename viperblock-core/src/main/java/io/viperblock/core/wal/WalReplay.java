@@ -43,12 +43,18 @@ public final class WalReplay {
     private WalReplay() {}
 
     /**
-     * Null if a segment's scan shows no damage (a clean end, or a torn tail of the last segment,
-     * which replay cuts), else what is wrong, as a phrase after "WAL segment X". A problem in a
-     * segment other than the last, or below the length its header or the WAL's sync mark says was
-     * fsynced ({@link #syncedLength}), is damage: those records were acknowledged as durable.
+     * Null if a segment's scan shows no damage (a clean end, the end of a sealed segment's records,
+     * or a torn tail of the last segment, which replay cuts), else what is wrong, as a phrase after
+     * "WAL segment X". A problem in a segment other than the last, or below the length its header
+     * or the WAL's sync mark says was fsynced ({@link #syncedLength}), is damage: those records
+     * were acknowledged as durable. But a problem in a segment other than the last exactly at the
+     * length in its header ({@link #sealedEnd}) is where its records end: consolidation may have
+     * appended the footer of a chunk made from the segment there (FORMATS.md, "Chunk").
      */
-    static String damage(WalScan.ScanResult r, long syncedLength, boolean last) {
+    static String damage(WalScan.ScanResult r, long syncedLength, WalHeader header, boolean last) {
+        if (!last && sealedEnd(r, header)) {
+            return null;
+        }
         if (r.problem() == null) {
             return r.endOfValidData() >= syncedLength ? null
                     : "ends at offset " + r.endOfValidData() + ", but its first " + syncedLength
@@ -63,6 +69,17 @@ public final class WalReplay {
                     + " says, so this is not a torn write but damage to records acknowledged as durable";
         }
         return null;
+    }
+
+    /**
+     * Whether a scan of a segment other than the last stopped at a problem exactly at the length
+     * its header holds: the seal writes the length of the segment's records there, and
+     * consolidation fsyncs that header before it appends a chunk footer behind the records (a
+     * header that holds a smaller length, as after a repair, has records behind it, so a scan
+     * does not stop there).
+     */
+    static boolean sealedEnd(WalScan.ScanResult r, WalHeader header) {
+        return r.problem() != null && header.syncedLength() > WalHeader.LENGTH && r.problemOffset() == header.syncedLength();
     }
 
     /**
@@ -177,7 +194,7 @@ public final class WalReplay {
                     continue; // replay removes it unread
                 }
                 WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), visitor);
-                String damage = damage(r, syncedLength(header, mark), last);
+                String damage = damage(r, syncedLength(header, mark), header, last);
                 if (damage != null) {
                     found.add(new Damage(path, r.endOfValidData(), "WAL segment " + path + " " + damage));
                 }
@@ -225,7 +242,7 @@ public final class WalReplay {
                 }
                 WalScan.ScanResult r = WalScan.scan(file, path.toString(), WalHeader.LENGTH, header.firstSeq(), NO_VISITOR);
                 long synced = syncedLength(header, mark);
-                if (damage(r, synced, i == names.size() - 1) == null) {
+                if (damage(r, synced, header, i == names.size() - 1) == null) {
                     file.force();
                     continue;
                 }
@@ -337,12 +354,14 @@ public final class WalReplay {
                                 sink.record(seg, type, seq, firstBlock, count, payloadPosition);
                             }
                         });
-                String damage = damage(r, syncedLength(header, mark), last);
+                String damage = damage(r, syncedLength(header, mark), header, last);
                 if (damage != null) {
                     throw new CorruptFormatException("WAL segment " + path + " " + damage + "; refusing to open. 'vblock check"
                             + " --repair' cuts the WAL there, giving up the writes from that record on", path.toString(), r.endOfValidData());
                 }
-                if (r.problem() != null) {
+                if (r.problem() != null && !last) {
+                    size = r.endOfValidData(); // a chunk footer behind a sealed segment's records (damage): left in place
+                } else if (r.problem() != null) {
                     long cut = size - r.endOfValidData();
                     if (r.problem().equals(WalScan.ZERO_FILLED_TAIL)) {
                         // what the writer leaves after its last record (zeros to the end of the

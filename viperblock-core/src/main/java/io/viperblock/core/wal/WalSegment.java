@@ -79,6 +79,28 @@ public final class WalSegment {
 
     void syncedMark(long length) { syncedMark = length; }
 
+    /**
+     * Appends the footer of a chunk made from this sealed segment (FORMATS.md, "Chunk", version
+     * 2) at {@code offset}, the first multiple of 4096 at or after its records, and forces it.
+     * An fsync first makes durable the header the seal wrote (which holds where the records end):
+     * replay takes a problem exactly there, in a segment other than the last, for the end of its
+     * records, so no byte of the footer may reach the disk before that header. The records are
+     * not changed; the file is never a spare afterwards ({@link #extended}).
+     */
+    public void appendChunkFooter(ByteBuffer footer, long offset) throws IOException {
+        if (!sealed || offset < size || offset % 4096 != 0) {
+            throw new IllegalStateException("a chunk footer goes at a page boundary behind a sealed segment's records: " + this + ", offset " + offset);
+        }
+        file.force();
+        file.write(footer, offset);
+        file.force();
+    }
+
+    /** Whether the file holds more than the records (a chunk footer, or part of one): never reuse it. */
+    public boolean extended() throws IOException {
+        return file.size() > size;
+    }
+
     /** The appender of one record has put it in the dirty index. */
     public void published() {
         published.incrementAndGet();
@@ -171,11 +193,12 @@ public final class WalSegment {
     }
 
     private void closeAndDelete() throws IOException {
+        boolean reusable = !extended(); // a chunk made from it may share its file
         file.close();
         // No directory sync: a deleted (or renamed) segment that reappears after a power loss
         // holds only records at or below the map's covered sequence, which replay skips.
         Recycler r = recycler;
-        if (r == null || !r.take(this)) {
+        if (!reusable || r == null || !r.take(this)) {
             fs.delete(path);
         }
     }

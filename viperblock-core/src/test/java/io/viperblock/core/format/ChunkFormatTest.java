@@ -220,7 +220,8 @@ class ChunkFormatTest {
         byte[] good = built.bytes();
         int t = good.length - 48;
         assertFails(with(good, t, 'X'), t, "bad trailer magic");
-        assertFails(withInt(good, t + 8, 2), t + 8, "unsupported version 2");
+        assertFails(withInt(good, t + 8, 3), t + 8, "unsupported version 3");
+        assertFails(withInt(good, t + 8, 2), t, "bad footer checksum"); // version 2 is known, and the checksum covers it
         assertFails(withInt(good, t + 12, 0), t + 12, "bad block count 0");
         assertFails(withInt(good, t + 12, 1025), t + 12, "bad block count 1025");
         assertFails(withInt(good, t + 12, -1), t + 12, "bad block count 4294967295");
@@ -309,6 +310,124 @@ class ChunkFormatTest {
         assertTrue(b.isFull());
         b.finish();
         assertThrows(IllegalStateException.class, () -> b.addRun(0, 1, 1, dst -> dst.position(dst.limit())));
+    }
+
+    /** A WAL segment of random records as a version-2 chunk: the segment, zeros to a page boundary, the footer. */
+    record Slotted(byte[] object, int slots, long[] blocks, int[] starts, int[] recordOf) {}
+
+    static Slotted slotted(SplittableRandom r, long chunkSeq) {
+        int length = 64;
+        java.util.List<int[]> records = new java.util.ArrayList<>(); // {payload offset, blocks}
+        for (int n = 1 + r.nextInt(12); n > 0; n--) {
+            int count = 1 + r.nextInt(r.nextBoolean() ? 3 : 40);
+            records.add(new int[] {length + 32, count});
+            length += 32 + count * 4096;
+        }
+        int slots = (length + 4095) / 4096;
+        byte[] object = new byte[(int) ChunkFooter.objectSize(slots)];
+        byte[] segment = Seeds.bytes(r, length);
+        System.arraycopy(segment, 0, object, 0, length);
+        long[] blocks = new long[slots];
+        Arrays.fill(blocks, -1);
+        long[] seqs = new long[slots];
+        int[] crcs = new int[slots];
+        int[] shifts = new int[slots];
+        int[] starts = new int[slots];
+        int[] recordOf = new int[slots];
+        for (int k = 0; k < records.size(); k++) {
+            int[] rec = records.get(k);
+            for (int j = 0; j < rec[1]; j++) {
+                int at = rec[0] + j * 4096;
+                if (r.nextInt(5) == 0) {
+                    continue; // written again later in the segment: dead, so no entry
+                }
+                int slot = at / 4096;
+                blocks[slot] = r.nextLong(1L << 40);
+                seqs[slot] = 1 + r.nextLong(1L << 40);
+                CRC32C crc = new CRC32C();
+                crc.update(object, at, 4096);
+                crcs[slot] = (int) crc.getValue();
+                shifts[slot] = at % 4096;
+                starts[slot] = at;
+                recordOf[slot] = k;
+            }
+        }
+        ByteBuffer footer = ChunkFooter.encodeSlots(chunkSeq, 7, slots, blocks, seqs, crcs, shifts);
+        assertEquals(ChunkFooter.footerLength(slots), footer.remaining());
+        footer.get(object, slots * 4096, footer.remaining());
+        return new Slotted(object, slots, blocks, starts, recordOf);
+    }
+
+    @Test
+    void chunksMadeFromWalSegmentsRoundTrip() throws CorruptFormatException {
+        SplittableRandom r = Seeds.random("chunksMadeFromWalSegmentsRoundTrip");
+        for (int round = 0; round < 40; round++) {
+            Slotted c = slotted(r, 5);
+            ByteBuffer obj = ByteBuffer.wrap(c.object());
+            ChunkFooter f = ChunkFooter.parseObject(obj, 5, KEY);
+            assertEquals(c.slots(), f.count());
+            assertEquals(Arrays.stream(c.blocks()).filter(b -> b >= 0).count(), f.blocksHeld());
+            f.verifyBlocks(obj, KEY);
+            for (int i = 0; i < c.slots(); i++) {
+                assertEquals(c.blocks()[i], f.block(i));
+                if (c.blocks()[i] < 0) {
+                    int slot = i;
+                    assertThrows(CorruptFormatException.class, () -> f.verifyBlock(slot, ByteBuffer.allocate(4096), KEY));
+                    continue;
+                }
+                assertEquals(c.starts()[i], f.dataOffset(i));
+                f.verifyBlock(i, obj.slice(c.starts()[i], 4096), KEY);
+                // back to back: the next slots hold the next blocks of the same record
+                int expect = 1;
+                while (i + expect < c.slots() && c.blocks()[i + expect] >= 0 && c.starts()[i + expect] == c.starts()[i] + expect * 4096) {
+                    expect++;
+                }
+                assertEquals(expect, f.contiguous(i, c.slots() - i), "slot " + i);
+                assertEquals(1, f.contiguous(i, 1));
+            }
+            // a flipped data byte of a live block is caught, at that block's offset
+            int live = (int) Arrays.stream(c.blocks()).filter(b -> b >= 0).count();
+            if (live > 0) {
+                int[] slots = java.util.stream.IntStream.range(0, c.slots()).filter(i -> c.blocks()[i] >= 0).toArray();
+                int i = slots[r.nextInt(slots.length)];
+                byte[] flipped = c.object().clone();
+                flipped[c.starts()[i] + r.nextInt(4096)] ^= (byte) (1 << r.nextInt(8));
+                CorruptFormatException e = assertThrows(CorruptFormatException.class,
+                        () -> ChunkFooter.parseObject(ByteBuffer.wrap(flipped), KEY).verifyBlocks(ByteBuffer.wrap(flipped), KEY));
+                assertEquals(c.starts()[i], e.offset(), e.getMessage());
+            }
+            // every bit of the footer is covered
+            byte[] flipped = c.object().clone();
+            int at = c.slots() * 4096 + r.nextInt(ChunkFooter.footerLength(c.slots()));
+            flipped[at] ^= (byte) (1 << r.nextInt(8));
+            assertThrows(CorruptFormatException.class, () -> ChunkFooter.parseObject(ByteBuffer.wrap(flipped), KEY));
+        }
+    }
+
+    @Test
+    void badEntriesOfChunksMadeFromWalSegmentsAreRefused() throws CorruptFormatException {
+        SplittableRandom r = Seeds.random("badEntriesOfChunksMadeFromWalSegmentsAreRefused");
+        Slotted c;
+        do {
+            c = slotted(r, 5);
+        } while (c.blocks()[c.slots() - 1] >= 0 || Arrays.stream(c.blocks()).noneMatch(b -> b >= 0));
+        int footer = c.slots() * 4096;
+        int live = 0;
+        while (c.blocks()[live] < 0) {
+            live++;
+        }
+        int e = footer + live * 24;
+        assertFails(recrc(withInt(c.object(), e + 20, 4096)), e + 20, "bad shift 4096 in footer entry " + live);
+        assertFails(recrc(withInt(c.object(), e + 20, -1)), e + 20, "bad shift -1 in footer entry " + live);
+        assertFails(recrc(withLong(c.object(), e, -1)), e, "bad block number -1 in footer entry " + live);
+        int empty = c.slots() - 1; // the last slot: no block starts there (its data would reach the footer)
+        int x = footer + empty * 24;
+        assertFails(recrc(withInt(c.object(), x + 16, 1)), x, "nonzero bytes in empty footer entry " + empty);
+        byte[] lastLive = withLong(c.object(), x + 8, 1); // a block starting in the last slot, shift 0, ends at the footer: fine
+        ChunkFooter.parseObject(ByteBuffer.wrap(recrc(lastLive)), KEY);
+        assertFails(recrc(withInt(lastLive, x + 20, 1)), x + 20, "bad shift 1 in footer entry " + empty);
+        assertFails(withInt(c.object(), c.object().length - 48 + 12, ChunkFooter.MAX_SLOTS + 1), c.object().length - 48 + 12,
+                "bad block count " + (ChunkFooter.MAX_SLOTS + 1));
     }
 
     private static void assertFails(byte[] obj, long offset, String problem) {

@@ -298,7 +298,7 @@ class MapCheckpointTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         MapCheckpoint.Writer w = new MapCheckpoint.Writer(out, h);
         assertThrows(IllegalArgumentException.class, () -> w.chunk(0, 1));
-        assertThrows(IllegalArgumentException.class, () -> w.chunk(1, 1025));
+        assertThrows(IllegalArgumentException.class, () -> w.chunk(1, ChunkFooter.MAX_SLOTS + 1));
         assertThrows(IllegalStateException.class, () -> w.extent(0, 1, 1, 0));
         w.chunk(5, 10);
         assertThrows(IllegalArgumentException.class, () -> w.chunk(5, 10));

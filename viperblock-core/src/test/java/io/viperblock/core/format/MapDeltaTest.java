@@ -173,14 +173,14 @@ class MapDeltaTest {
         assertFails(recrc(withLong(good, c1, 3)), c1, "chunk 3 listed twice in chunk ref 1");
         assertFails(recrc(withLong(good, c0, 0)), c0, "bad chunk seq 0 in chunk ref 0");
         assertFails(recrc(withInt(good, c1 + 8, 0)), c1, "bad block count 0 of chunk 4 in chunk ref 1");
-        assertFails(recrc(withInt(good, c1 + 8, 1025)), c1, "bad block count 1025");
+        assertFails(recrc(withInt(good, c1 + 8, ChunkFooter.MAX_SLOTS + 1)), c1, "bad block count " + (ChunkFooter.MAX_SLOTS + 1));
         assertFails(recrc(withByte(good, e0, 3)), e0, "bad entry kind 3 in entry 0");
         assertFails(recrc(withByte(good, e0 + 2, 1)), e0, "nonzero reserved bytes in entry 0");
         assertFails(recrc(withLong(good, e0 + 16, 0)), e0, "bad block range: start 5, length 0");
         assertFails(recrc(withLong(good, e0 + 8, -1)), e0, "bad block range: start -1");
         assertFails(recrc(withLong(good, e0 + 8, Long.MAX_VALUE - 1)), e0, "bad block range");
         assertFails(recrc(withInt(good, e0 + 4, 8)), e0, "DATA reaching past the end of chunk 3 of 10 blocks");
-        assertFails(recrc(withInt(good, e0 + 4, 1022)), e0, "DATA reaching past the largest chunk");
+        assertFails(recrc(withInt(good, e0 + 4, ChunkFooter.MAX_SLOTS - 2)), e0, "DATA reaching past the largest chunk");
         assertFails(recrc(withInt(good, e0 + 4, -1)), e0, "DATA reaching past the largest chunk");
         assertFails(recrc(withLong(good, e0 + 24, 0)), e0, "DATA with bad chunk seq 0");
         assertFails(recrc(withLong(good, e1 + 24, 3)), e1, "HOLE with chunk seq 3");
@@ -191,10 +191,10 @@ class MapDeltaTest {
     void constructorRefusesWhatDecodeRefuses() {
         assertThrows(IllegalArgumentException.class, () -> new ChunkRef(0, 1));
         assertThrows(IllegalArgumentException.class, () -> new ChunkRef(1, 0));
-        assertThrows(IllegalArgumentException.class, () -> new ChunkRef(1, 1025));
+        assertThrows(IllegalArgumentException.class, () -> new ChunkRef(1, ChunkFooter.MAX_SLOTS + 1));
         assertThrows(IllegalArgumentException.class, () -> Entry.data(0, 0, 1, 0));
         assertThrows(IllegalArgumentException.class, () -> Entry.data(0, 1, 0, 0));
-        assertThrows(IllegalArgumentException.class, () -> Entry.data(0, 2, 1, 1023));
+        assertThrows(IllegalArgumentException.class, () -> Entry.data(0, 2, 1, ChunkFooter.MAX_SLOTS - 1));
         assertThrows(IllegalArgumentException.class, () -> Entry.data(-1, 1, 1, 0));
         assertThrows(IllegalArgumentException.class, () -> Entry.hole(Long.MAX_VALUE, 1));
         assertThrows(IllegalArgumentException.class, () -> new Entry(2, 0, 1, 1, 0));

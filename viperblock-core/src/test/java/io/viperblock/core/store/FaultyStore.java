@@ -85,6 +85,18 @@ public final class FaultyStore implements ObjectStore {
         delegate.put(key, data);
     }
 
+    /** A put of the file's bytes, as far as faults go (the put hook runs too). */
+    @Override
+    public boolean link(String key, java.nio.file.Path file) throws IOException {
+        Hook hook = putHook;
+        if (hook != null) {
+            hook.before(key);
+        }
+        maybeFail("link", key);
+        maybeFull(key);
+        return delegate.link(key, file);
+    }
+
     @Override
     public boolean putIfAbsent(String key, ByteBuffer data) throws IOException {
         maybeFail("putIfAbsent", key);

@@ -1,0 +1,196 @@
+package io.viperblock.core.volume;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.viperblock.core.format.Formats;
+import io.viperblock.core.io.CrashFs;
+import io.viperblock.core.store.FaultyStore;
+import io.viperblock.core.store.FileStore;
+import io.viperblock.core.store.MemoryStore;
+import io.viperblock.core.store.ObjectInfo;
+import io.viperblock.core.store.ObjectStore;
+import io.viperblock.core.testing.Seeds;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/**
+ * On a file store on the WAL's file system, consolidation makes a sealed segment's own file the
+ * chunk of its blocks (a hard link and a version-2 footer, Consolidator.link) instead of copying
+ * them: the chunks read back, pass the check, and a segment whose delta failed after the link is
+ * copied on the next attempt and replays after a power loss.
+ */
+class LinkedChunksTest {
+    private static final Path DATA = Path.of("/data");
+    private static final Path STORE = Path.of("/store");
+    private static final long SIZE = 16 << 20;
+    private static final VolumeKeys KEYS = new VolumeKeys("l");
+
+    private final CrashFs fs = new CrashFs();
+
+    /** Small segments, as the other volume tests use, with room for the WAL of a load whose deltas fail. */
+    private static final VolumeConfig CONFIG = VolumeScenarios.smallConfig().withMaxPendingWalBytes(64 << 20);
+
+    private Volume open(ObjectStore store) throws IOException {
+        return new VolumeManager(store, DATA, fs, CONFIG).open("l");
+    }
+
+    /** Random writes (aligned or not, 1 byte to 300 KiB), trims and zeroes, into the volume and the model; flushed at the end. */
+    private static void load(Volume v, byte[] model, SplittableRandom r, int ops) throws IOException {
+        for (int i = 0; i < ops; i++) {
+            int len = 1 + r.nextInt(r.nextBoolean() ? 8192 : 300 << 10);
+            long off = r.nextBoolean() ? r.nextLong(SIZE - len) : r.nextLong((SIZE - len) / 4096) * 4096;
+            int op = r.nextInt(20);
+            if (op == 0) {
+                v.trim(off, len);
+                java.util.Arrays.fill(model, (int) off, (int) off + len, (byte) 0);
+            } else if (op == 1) {
+                v.writeZeroes(off, len, false);
+                java.util.Arrays.fill(model, (int) off, (int) off + len, (byte) 0);
+            } else {
+                byte[] data = Seeds.bytes(r, len);
+                v.write(off, data, false);
+                System.arraycopy(data, 0, model, (int) off, len);
+            }
+        }
+        v.flush();
+    }
+
+    private static void verify(Volume v, byte[] model) throws IOException {
+        for (long off = 0; off < SIZE; off += 1 << 20) {
+            byte[] want = java.util.Arrays.copyOfRange(model, (int) off, (int) off + (1 << 20));
+            assertArrayEquals(want, v.read(off, 1 << 20), "MiB at " + off);
+        }
+    }
+
+    /** Chunks that are WAL segments (they begin with a segment's header) and chunks that are not. */
+    private static int[] chunkKinds(ObjectStore store) throws IOException {
+        int[] kinds = new int[2];
+        for (ObjectInfo o : store.list(KEYS.chunk(0).substring(0, KEYS.chunk(0).lastIndexOf('/') + 1))) {
+            ByteBuffer head = store.get(o.key(), 0, 8);
+            kinds[head.getLong() == Formats.WAL_MAGIC ? 0 : 1]++;
+        }
+        return kinds;
+    }
+
+    @Test
+    void segmentsBecomeChunksThatReadBackAfterReopenAndPassTheCheck() throws Exception {
+        FileStore store = new FileStore(STORE, fs);
+        new VolumeManager(store, DATA, fs, CONFIG).create("l", SIZE);
+        SplittableRandom r = Seeds.random("segmentsBecomeChunksThatReadBackAfterReopenAndPassTheCheck");
+        byte[] model = new byte[(int) SIZE];
+        Volume v = open(store);
+        load(v, model, r, 200);
+        verify(v, model);
+        v.close(); // drains: every segment consolidated
+        int[] kinds = chunkKinds(store);
+        assertTrue(kinds[0] > 0, "no chunk is a linked segment");
+        assertEquals(0, kinds[1], "chunks copied although the store takes segments as they are");
+        VolumeCheck.Report report = VolumeCheck.check(store, KEYS, VolumeCheck.Progress.NONE);
+        assertEquals(java.util.List.of(), report.problems());
+
+        v = open(store); // reads go to the chunks now: the WAL was drained
+        verify(v, model);
+        load(v, model, r, 100); // over the linked chunks
+        v.close();
+        v = open(store);
+        verify(v, model);
+        v.close();
+        assertEquals(java.util.List.of(), VolumeCheck.check(store, KEYS, VolumeCheck.Progress.NONE).problems());
+    }
+
+    @Test
+    void aStoreThatCannotLinkGetsCopiedChunks() throws Exception {
+        MemoryStore store = new MemoryStore();
+        new VolumeManager(store, DATA, fs, CONFIG).create("l", SIZE);
+        SplittableRandom r = Seeds.random("aStoreThatCannotLinkGetsCopiedChunks");
+        byte[] model = new byte[(int) SIZE];
+        Volume v = open(store);
+        load(v, model, r, 100);
+        v.close();
+        int[] kinds = chunkKinds(store);
+        assertEquals(0, kinds[0]);
+        assertTrue(kinds[1] > 0);
+        v = open(store);
+        verify(v, model);
+        v.close();
+    }
+
+    /**
+     * The delta after a link fails: the segment keeps its footer (the linked chunk is an orphan),
+     * a power loss then leaves a segment other than the last with a footer behind its records,
+     * which replay takes for the end of its records; the next attempt copies.
+     */
+    @Test
+    void aSegmentLinkedBeforeAFailedDeltaReplaysAfterPowerLossAndIsCopiedNextTime() throws Exception {
+        FaultyStore store = new FaultyStore(new FileStore(STORE, fs), 1);
+        new VolumeManager(store, DATA, fs, CONFIG).create("l", SIZE);
+        SplittableRandom r = Seeds.random("aSegmentLinkedBeforeAFailedDeltaReplaysAfterPowerLossAndIsCopiedNextTime");
+        byte[] model = new byte[(int) SIZE];
+        AtomicBoolean deltasFail = new AtomicBoolean(true);
+        AtomicBoolean linked = new AtomicBoolean();
+        store.beforePut(key -> {
+            if (key.startsWith(KEYS.chunk(0).substring(0, KEYS.chunk(0).lastIndexOf('/') + 1)) && !key.contains(".")) {
+                linked.set(true);
+            }
+            if (deltasFail.get() && key.endsWith(Formats.DELTA_SUFFIX)) {
+                throw new IOException("injected: delta refused");
+            }
+        });
+        Volume v = open(store);
+        load(v, model, r, 60);
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!(linked.get() && v.stats().consolidationFailures() > 0)) {
+            assertTrue(System.nanoTime() < deadline, "no consolidation attempt linked a segment and failed");
+            Thread.sleep(5);
+        }
+        fs.crash(); // power loss: only what was fsynced stays
+        v.abandon(); // the process died with it
+
+        FileStore after = new FileStore(STORE, fs);
+        v = open(after);
+        assertTrue(v.recovered().walRecords() > 0, "the WAL had nothing to replay");
+        verify(v, model);
+        v.close(); // drains: the replayed segments are copied (their blocks' CRCs are not kept)
+        v = open(after);
+        verify(v, model);
+        v.close();
+        assertEquals(java.util.List.of(), VolumeCheck.check(after, KEYS, VolumeCheck.Progress.NONE).problems());
+    }
+
+    /** Without a power loss, the attempt after the failed one copies the segment (its footer stays as it is). */
+    @Test
+    void theAttemptAfterAFailedDeltaCopies() throws Exception {
+        FaultyStore store = new FaultyStore(new FileStore(STORE, fs), 1);
+        new VolumeManager(store, DATA, fs, CONFIG).create("l", SIZE);
+        SplittableRandom r = Seeds.random("theAttemptAfterAFailedDeltaCopies");
+        byte[] model = new byte[(int) SIZE];
+        AtomicBoolean deltasFail = new AtomicBoolean(true);
+        store.beforePut(key -> {
+            if (deltasFail.get() && key.endsWith(Formats.DELTA_SUFFIX)) {
+                throw new IOException("injected: delta refused");
+            }
+        });
+        Volume v = open(store);
+        load(v, model, r, 60);
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (v.stats().consolidationFailures() == 0) {
+            assertTrue(System.nanoTime() < deadline, "no consolidation failed");
+            Thread.sleep(5);
+        }
+        deltasFail.set(false);
+        v.close();
+        int[] kinds = chunkKinds(store);
+        assertTrue(kinds[1] > 0, "the segment whose delta failed was not copied");
+        v = open(store);
+        verify(v, model);
+        v.close();
+        assertEquals(java.util.List.of(), VolumeCheck.check(store, KEYS, VolumeCheck.Progress.NONE).problems());
+    }
+}
