@@ -66,6 +66,10 @@ public interface Fs {
     /** Makes the directory's entries (creations, renames, deletions) durable. */
     void syncDir(Path dir) throws IOException;
 
+    /** Drops the file's pages from the page cache, if the file system has one (advice: contents never change). */
+    default void dropCached(Path file) {
+    }
+
     /** Size of a file in bytes. */
     long size(Path file) throws IOException;
 

@@ -204,6 +204,11 @@ public final class NioFs implements Fs {
     }
 
     @Override
+    public void dropCached(Path file) {
+        PageCache.drop(file);
+    }
+
+    @Override
     public void syncDir(Path dir) throws IOException {
         try (FileChannel ch = FileChannel.open(dir, READ)) {
             ch.force(true);

@@ -195,6 +195,9 @@ public final class WalSegment {
     private void closeAndDelete() throws IOException {
         boolean reusable = !extended(); // a chunk made from it may share its file
         file.close();
+        if (!reusable) {
+            fs.dropCached(path); // the chunk lives on, but reads of it are rare from now on (PageCache)
+        }
         // No directory sync: a deleted (or renamed) segment that reappears after a power loss
         // holds only records at or below the map's covered sequence, which replay skips.
         Recycler r = recycler;
