@@ -312,13 +312,16 @@ public final class VolumeCheck {
                 seqs[i] = footer.seq(i);
                 maxSeq = Math.max(maxSeq, seqs[i]);
                 long block = footer.block(i);
+                if (block < 0) {
+                    continue; // a slot of a chunk made from a WAL segment where no block starts
+                }
                 ExtentMap.Extent cur = best.get(block);
                 long curSeq = cur == null ? 0 : seqsOf.get(cur.tag())[(int) (cur.pos() + block - cur.start())];
                 if (seqs[i] <= curSeq) {
                     continue;
                 }
                 try {
-                    footer.verifyBlock(i, obj.slice(obj.position() + i * BLOCK, BLOCK), o.key());
+                    footer.verifyBlock(i, obj.slice(obj.position() + (int) footer.dataOffset(i), BLOCK), o.key());
                 } catch (CorruptFormatException e) {
                     damaged++;
                     newestDamaged.merge(block, seqs[i], Math::max);

@@ -43,10 +43,15 @@ class LinkedChunksTest {
 
     /** Random writes (aligned or not, 1 byte to 300 KiB), trims and zeroes, into the volume and the model; flushed at the end. */
     private static void load(Volume v, byte[] model, SplittableRandom r, int ops) throws IOException {
+        load(v, model, r, ops, true);
+    }
+
+    /** {@link #load}, with trims and zeroes only if {@code holes}. */
+    private static void load(Volume v, byte[] model, SplittableRandom r, int ops, boolean holes) throws IOException {
         for (int i = 0; i < ops; i++) {
             int len = 1 + r.nextInt(r.nextBoolean() ? 8192 : 300 << 10);
             long off = r.nextBoolean() ? r.nextLong(SIZE - len) : r.nextLong((SIZE - len) / 4096) * 4096;
-            int op = r.nextInt(20);
+            int op = holes ? r.nextInt(20) : 2;
             if (op == 0) {
                 v.trim(off, len);
                 java.util.Arrays.fill(model, (int) off, (int) off + len, (byte) 0);
@@ -103,6 +108,46 @@ class LinkedChunksTest {
         verify(v, model);
         v.close();
         assertEquals(java.util.List.of(), VolumeCheck.check(store, KEYS, VolumeCheck.Progress.NONE).problems());
+    }
+
+    @Test
+    void theCheckFindsDamageInALinkedChunkAndRepairRebuildsTheMapFromThem() throws Exception {
+        FileStore store = new FileStore(STORE, fs);
+        VolumeManager m = new VolumeManager(store, DATA, fs, CONFIG);
+        m.create("l", SIZE);
+        SplittableRandom r = Seeds.random("theCheckFindsDamageInALinkedChunkAndRepairRebuildsTheMapFromThem");
+        byte[] model = new byte[(int) SIZE];
+        Volume v = open(store);
+        load(v, model, r, 150, false); // a hole lives only in the map, which repair rebuilds from the chunks
+        v.close();
+
+        for (ObjectInfo o : store.list(KEYS.mapPrefix())) {
+            store.delete(o.key());
+        }
+        VolumeCheck.Repair done = m.repair("l", VolumeCheck.Progress.NONE);
+        assertEquals(0, done.damagedCopies());
+        assertEquals(0, done.lostBlocks());
+        assertEquals(java.util.List.of(), m.check("l", VolumeCheck.Progress.NONE).problems());
+        v = open(store);
+        verify(v, model);
+        v.close();
+
+        // a flipped byte in a block of a linked chunk: the check names the chunk and the block's offset
+        ObjectInfo chunk = store.list(KEYS.chunk(0).substring(0, KEYS.chunk(0).lastIndexOf('/') + 1)).get(0);
+        ByteBuffer obj = store.get(chunk.key());
+        io.viperblock.core.format.ChunkFooter footer = io.viperblock.core.format.ChunkFooter.parseObject(obj, chunk.key());
+        int slot = 0;
+        while (footer.block(slot) < 0) {
+            slot++;
+        }
+        byte[] bytes = new byte[obj.remaining()];
+        obj.get(bytes);
+        bytes[(int) footer.dataOffset(slot) + r.nextInt(4096)] ^= 1;
+        store.put(chunk.key(), ByteBuffer.wrap(bytes));
+        long at = footer.dataOffset(slot);
+        java.util.List<VolumeCheck.Problem> problems = m.check("l", VolumeCheck.Progress.NONE).problems();
+        assertTrue(problems.stream().anyMatch(p -> p.key().equals(chunk.key()) && p.offset() == at && p.message().contains("bad checksum")),
+                problems.toString());
     }
 
     @Test
