@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.viperblock.core.format.ChunkFooter;
 import io.viperblock.core.testing.Seeds;
 import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -164,7 +166,7 @@ class VblockLauncherIT {
         assertEquals(data, num(info, "storedBytes"));
         assertEquals(0L, num(info, "pendingWalBytes"));
         assertEquals(false, info.get("open"));
-        assertTrue(num(info, "chunks") >= 2);
+        assertTrue(num(info, "chunks") >= 1);
         @SuppressWarnings("unchecked")
         Map<String, Object> lease = (Map<String, Object>) info.get("lease");
         assertEquals(true, lease.get("released"));
@@ -182,23 +184,28 @@ class VblockLauncherIT {
         assertEquals(true, clean.get("clean"));
         assertEquals(List.of(), clean.get("problems"));
 
-        // damage: a flipped byte in one chunk, another chunk deleted
-        List<Path> chunks = objects("vol1", "chunks");
-        Path flipped = chunks.get(0);
+        // damage: a flipped byte in a block of a chunk (where its footer says the block lies: the
+        // chunk may be a WAL segment, FORMATS.md), then that chunk deleted
+        Path flipped = objects("vol1", "chunks").get(0);
+        String flippedKey = "volumes/vol1/chunks/" + flipped.getFileName();
+        ChunkFooter footer = ChunkFooter.parseObject(ByteBuffer.wrap(Files.readAllBytes(flipped)), flippedKey);
+        int slot = 3;
+        while (footer.block(slot) < 0) {
+            slot++;
+        }
         try (RandomAccessFile f = new RandomAccessFile(flipped.toFile(), "rw")) {
-            f.seek(3 * B + 100);
+            f.seek(footer.dataOffset(slot) + 100);
             int b = f.read();
-            f.seek(3 * B + 100);
+            f.seek(footer.dataOffset(slot) + 100);
             f.write(b ^ 0x01);
         }
-        Path deleted = chunks.get(1);
-        Files.delete(deleted);
         Run damaged = vblock("check", "vol1");
         assertEquals(1, damaged.code(), damaged.out() + damaged.err());
-        String flippedKey = "volumes/vol1/chunks/" + flipped.getFileName();
-        String deletedKey = "volumes/vol1/chunks/" + deleted.getFileName();
-        assertTrue(damaged.out().contains("chunk " + flippedKey + ": bad checksum of data block 3"), damaged.out());
-        assertTrue(damaged.out().contains(deletedKey + " at offset 0: missing chunk"), damaged.out());
+        assertTrue(damaged.out().contains("chunk " + flippedKey + ": bad checksum of data block " + slot), damaged.out());
+        Files.delete(flipped);
+        Run missing = vblock("check", "vol1");
+        assertEquals(1, missing.code(), missing.out() + missing.err());
+        assertTrue(missing.out().contains(flippedKey + " at offset 0: missing chunk"), missing.out());
     }
 
     @Test

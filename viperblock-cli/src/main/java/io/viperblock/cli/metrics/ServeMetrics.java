@@ -63,6 +63,8 @@ public final class ServeMetrics {
             new VolumeFamily("viperblock_consolidation_failures_total", Type.COUNTER, "Consolidation runs that failed (retried later).",
                     VolumeStats::consolidationFailures),
             new VolumeFamily("viperblock_chunks_uploaded_total", Type.COUNTER, "Chunks stored.", VolumeStats::chunksWritten),
+            new VolumeFamily("viperblock_chunks_linked_total", Type.COUNTER,
+                    "Chunks stored as WAL segment files linked into a file store, no bytes copied (among those stored).", VolumeStats::chunksLinked),
             new VolumeFamily("viperblock_chunk_uploaded_bytes_total", Type.COUNTER, "Bytes of chunks stored.", VolumeStats::chunkBytesWritten),
             new VolumeFamily("viperblock_checkpoints_total", Type.COUNTER, "Block map checkpoints stored.", VolumeStats::checkpoints),
             new VolumeFamily("viperblock_chunks_deleted_total", Type.COUNTER, "Chunks no block map named any more, deleted from the store.",

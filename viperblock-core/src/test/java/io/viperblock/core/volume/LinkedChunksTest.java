@@ -93,7 +93,10 @@ class LinkedChunksTest {
         Volume v = open(store);
         load(v, model, r, 200);
         verify(v, model);
-        v.close(); // drains: every segment consolidated
+        v.drain();
+        assertTrue(v.stats().chunksLinked() > 0, "no chunk linked");
+        assertEquals(v.stats().chunksWritten(), v.stats().chunksLinked(), "chunks copied");
+        v.close();
         int[] kinds = chunkKinds(store);
         assertTrue(kinds[0] > 0, "no chunk is a linked segment");
         assertEquals(0, kinds[1], "chunks copied although the store takes segments as they are");
@@ -158,6 +161,8 @@ class LinkedChunksTest {
         byte[] model = new byte[(int) SIZE];
         Volume v = open(store);
         load(v, model, r, 100);
+        v.drain();
+        assertEquals(0, v.stats().chunksLinked());
         v.close();
         int[] kinds = chunkKinds(store);
         assertEquals(0, kinds[0]);
