@@ -360,7 +360,7 @@ public final class WalReplay {
                             + " --repair' cuts the WAL there, giving up the writes from that record on", path.toString(), r.endOfValidData());
                 }
                 if (r.problem() != null && !last) {
-                    size = r.endOfValidData(); // a chunk footer behind a sealed segment's records (damage): left in place
+                    size = r.endOfValidData(); // its records end there, (part of) a chunk footer behind them: left in place
                 } else if (r.problem() != null) {
                     long cut = size - r.endOfValidData();
                     if (r.problem().equals(WalScan.ZERO_FILLED_TAIL)) {
