@@ -105,7 +105,8 @@ public final class ChunkReader {
         boolean keep = caching && run <= CACHED_RUN;
         for (int done = 0; done < run; ) {
             int i = index + done;
-            // one read of the blocks that lie back to back (all of them, but in a chunk made from a WAL segment)
+            // one read of the blocks that lie back to back: all of them in a version-1 chunk, those of
+            // one WAL record in a chunk made from a WAL segment
             int n = footer.contiguous(i, run - done);
             long offset = footer.dataOffset(i);
             // straight into the caller's buffer, checked there before the caller may use it
