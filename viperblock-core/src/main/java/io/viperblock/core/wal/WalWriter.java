@@ -223,6 +223,7 @@ public final class WalWriter implements AutoCloseable {
             }
         }
         for (WalSegment s : recovered) {
+            headerWithWholeLength(s);
             s.recycler(this::keepSpare);
             s.allPublished();
             s.seal();
@@ -246,6 +247,22 @@ public final class WalWriter implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             mark.close();
             throw e;
+        }
+    }
+
+    /**
+     * Makes a recovered segment's header hold the length of its records before a newer segment
+     * exists: replay takes a problem exactly at that length, in a segment other than the last, for
+     * the end of its records (WalReplay.sealedEnd), and the header of a segment that a repair cut
+     * holds less. The records are fsynced first, so the header never claims more than the disk
+     * holds, then the header.
+     */
+    private static void headerWithWholeLength(WalSegment s) throws IOException {
+        WalHeader h = WalHeader.read(s.file(), s.path().toString());
+        if (h.syncedLength() != s.size()) {
+            s.file().force();
+            s.file().write(h.withSyncedLength(s.size()).encode(), 0);
+            s.file().force();
         }
     }
 

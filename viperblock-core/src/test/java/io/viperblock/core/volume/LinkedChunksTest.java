@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.viperblock.core.format.Formats;
+import io.viperblock.core.format.WalHeader;
 import io.viperblock.core.io.CrashFs;
 import io.viperblock.core.store.FaultyStore;
 import io.viperblock.core.store.FileStore;
@@ -151,6 +152,41 @@ class LinkedChunksTest {
         java.util.List<VolumeCheck.Problem> problems = m.check("l", VolumeCheck.Progress.NONE).problems();
         assertTrue(problems.stream().anyMatch(p -> p.key().equals(chunk.key()) && p.offset() == at && p.message().contains("bad checksum")),
                 problems.toString());
+    }
+
+    /**
+     * A segment whose header holds less than its records (as a repair's cut leaves it) gets its
+     * whole length there when it is recovered, before a newer segment exists: damage that later
+     * begins exactly at the old length is refused, not taken for the end of the records.
+     */
+    @Test
+    void damageAtALengthARepairWroteIsRefusedOnceTheSegmentIsNoLongerTheLast() throws Exception {
+        MemoryStore store = new MemoryStore();
+        VolumeConfig config = CONFIG.withSealAfter(Duration.ofHours(1)); // one segment, sealed only when full
+        new VolumeManager(store, DATA, fs, config).create("l", SIZE);
+        Volume v = new VolumeManager(store, DATA, fs, config).open("l");
+        for (int i = 0; i < 6; i++) {
+            v.write((long) i * 4096, new byte[4096], false);
+        }
+        v.flush();
+        v.abandon();
+        Path wal = DATA.resolve("volumes/l/wal");
+        Path first = wal.resolve(fs.list(wal).stream().filter(n -> n.endsWith(".wal")).sorted().findFirst().orElseThrow());
+        long boundary = WalHeader.LENGTH + 3 * (32 + 4096); // the fourth record starts here
+        try (io.viperblock.core.io.FsFile f = fs.open(first)) {
+            WalHeader h = WalHeader.read(f, first.toString());
+            f.write(h.withSyncedLength(boundary).encode(), 0); // as a repair that cut there and found more behind would not, but a lower header may
+            f.force();
+        }
+        v = new VolumeManager(store, DATA, fs, config).open("l"); // replays it, then a new segment follows it
+        v.abandon();
+        try (io.viperblock.core.io.FsFile f = fs.open(first)) {
+            assertEquals(f.size() - 0, WalHeader.read(f, first.toString()).syncedLength(), "the recovered segment's header holds its length");
+            f.write(ByteBuffer.wrap(new byte[] {0x7f}), boundary + 8); // damage in the fourth record's header
+        }
+        io.viperblock.core.format.CorruptFormatException e = org.junit.jupiter.api.Assertions.assertThrows(
+                io.viperblock.core.format.CorruptFormatException.class, () -> new VolumeManager(store, DATA, fs, config).open("l"));
+        assertTrue(e.getMessage().contains("is damaged at offset " + boundary), e.getMessage());
     }
 
     @Test
