@@ -327,6 +327,11 @@ public final class ChunkFooter {
         return (long) i * Formats.BLOCK_SIZE + (shifts == null ? 0 : shifts[i]);
     }
 
+    /** Data block {@code i} of the whole object in {@code wholeObject} (from its position), as a 4096-byte view. */
+    public ByteBuffer blockIn(ByteBuffer wholeObject, int i) {
+        return wholeObject.slice(wholeObject.position() + (int) dataOffset(i), Formats.BLOCK_SIZE);
+    }
+
     /**
      * How many of the blocks {@code [i, i + count)} lie back to back from block i's data on, so
      * that one read fetches them (all of them in version 1; in version 2 a record header or an
@@ -374,10 +379,9 @@ public final class ChunkFooter {
             throw new CorruptFormatException(KIND, source, "truncated object: " + wholeObject.remaining() + " bytes",
                     0, "expected at least " + footerOffset(blocks.length));
         }
-        int p = wholeObject.position();
         for (int i = 0; i < blocks.length; i++) {
             if (blocks[i] >= 0) {
-                verifyBlock(i, wholeObject.slice(p + (int) dataOffset(i), Formats.BLOCK_SIZE), source);
+                verifyBlock(i, blockIn(wholeObject, i), source);
             }
         }
     }

@@ -38,7 +38,6 @@ import java.util.TreeMap;
  * <p>Stateless; safe from any thread.
  */
 public final class VolumeCheck {
-    private static final int BLOCK = Formats.BLOCK_SIZE;
 
     private static final MapCheckpoint.Visitor IGNORE = new MapCheckpoint.Visitor() {
         @Override
@@ -179,7 +178,7 @@ public final class VolumeCheck {
                     continue; // a slot of a chunk made from a WAL segment where no block starts
                 }
                 try {
-                    footer.verifyBlock(i, obj.slice(obj.position() + (int) footer.dataOffset(i), BLOCK), o.key());
+                    footer.verifyBlock(i, footer.blockIn(obj, i), o.key());
                 } catch (CorruptFormatException e) {
                     bad[i] = true;
                     problems.add(new Problem(o.key(), e.offset(), e.getMessage()));
@@ -321,7 +320,7 @@ public final class VolumeCheck {
                     continue;
                 }
                 try {
-                    footer.verifyBlock(i, obj.slice(obj.position() + (int) footer.dataOffset(i), BLOCK), o.key());
+                    footer.verifyBlock(i, footer.blockIn(obj, i), o.key());
                 } catch (CorruptFormatException e) {
                     damaged++;
                     newestDamaged.merge(block, seqs[i], Math::max);

@@ -76,25 +76,25 @@ public final class FaultyStore implements ObjectStore {
 
     @Override
     public void put(String key, ByteBuffer data) throws IOException {
-        Hook hook = putHook;
-        if (hook != null) {
-            hook.before(key);
-        }
-        maybeFail("put", key);
-        maybeFull(key);
+        beforeWrite("put", key);
         delegate.put(key, data);
     }
 
     /** A put of the file's bytes, as far as faults go (the put hook runs too). */
     @Override
     public boolean link(String key, java.nio.file.Path file) throws IOException {
+        beforeWrite("link", key);
+        return delegate.link(key, file);
+    }
+
+    /** The put hook, then the faults a write meets. */
+    private void beforeWrite(String op, String key) throws IOException {
         Hook hook = putHook;
         if (hook != null) {
             hook.before(key);
         }
-        maybeFail("link", key);
+        maybeFail(op, key);
         maybeFull(key);
-        return delegate.link(key, file);
     }
 
     @Override

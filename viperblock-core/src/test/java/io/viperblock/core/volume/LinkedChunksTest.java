@@ -75,10 +75,31 @@ class LinkedChunksTest {
         }
     }
 
+    /** Opens the volume, reads all of it against the model, and closes it. */
+    private void reopenAndVerify(ObjectStore store, byte[] model) throws IOException {
+        Volume v = open(store);
+        verify(v, model);
+        v.close();
+    }
+
+    /** {@code vblock check} finds nothing wrong: not in the store, not in the WAL. */
+    private void assertClean(ObjectStore store) throws IOException {
+        assertEquals(java.util.List.of(), new VolumeManager(store, DATA, fs, CONFIG).check("l", VolumeCheck.Progress.NONE).problems());
+    }
+
+    /** Waits up to 20 s for {@code condition}. */
+    private static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            Thread.sleep(5);
+        }
+    }
+
     /** Chunks that are WAL segments (they begin with a segment's header) and chunks that are not. */
     private static int[] chunkKinds(ObjectStore store) throws IOException {
         int[] kinds = new int[2];
-        for (ObjectInfo o : store.list(KEYS.chunk(0).substring(0, KEYS.chunk(0).lastIndexOf('/') + 1))) {
+        for (ObjectInfo o : store.list(KEYS.chunkPrefix())) {
             ByteBuffer head = store.get(o.key(), 0, 8);
             kinds[head.getLong() == Formats.WAL_MAGIC ? 0 : 1]++;
         }
@@ -101,17 +122,14 @@ class LinkedChunksTest {
         int[] kinds = chunkKinds(store);
         assertTrue(kinds[0] > 0, "no chunk is a linked segment");
         assertEquals(0, kinds[1], "chunks copied although the store takes segments as they are");
-        VolumeCheck.Report report = VolumeCheck.check(store, KEYS, VolumeCheck.Progress.NONE);
-        assertEquals(java.util.List.of(), report.problems());
+        assertClean(store);
 
         v = open(store); // reads go to the chunks now: the WAL was drained
         verify(v, model);
         load(v, model, r, 100); // over the linked chunks
         v.close();
-        v = open(store);
-        verify(v, model);
-        v.close();
-        assertEquals(java.util.List.of(), VolumeCheck.check(store, KEYS, VolumeCheck.Progress.NONE).problems());
+        reopenAndVerify(store, model);
+        assertClean(store);
     }
 
     @Test
@@ -131,13 +149,11 @@ class LinkedChunksTest {
         VolumeCheck.Repair done = m.repair("l", VolumeCheck.Progress.NONE);
         assertEquals(0, done.damagedCopies());
         assertEquals(0, done.lostBlocks());
-        assertEquals(java.util.List.of(), m.check("l", VolumeCheck.Progress.NONE).problems());
-        v = open(store);
-        verify(v, model);
-        v.close();
+        assertClean(store);
+        reopenAndVerify(store, model);
 
         // a flipped byte in a block of a linked chunk: the check names the chunk and the block's offset
-        ObjectInfo chunk = store.list(KEYS.chunk(0).substring(0, KEYS.chunk(0).lastIndexOf('/') + 1)).get(0);
+        ObjectInfo chunk = store.list(KEYS.chunkPrefix()).get(0);
         ByteBuffer obj = store.get(chunk.key());
         io.viperblock.core.format.ChunkFooter footer = io.viperblock.core.format.ChunkFooter.parseObject(obj, chunk.key());
         int slot = 0;
@@ -203,9 +219,7 @@ class LinkedChunksTest {
         int[] kinds = chunkKinds(store);
         assertEquals(0, kinds[0]);
         assertTrue(kinds[1] > 0);
-        v = open(store);
-        verify(v, model);
-        v.close();
+        reopenAndVerify(store, model);
     }
 
     /**
@@ -219,23 +233,19 @@ class LinkedChunksTest {
         new VolumeManager(store, DATA, fs, CONFIG).create("l", SIZE);
         SplittableRandom r = Seeds.random("aSegmentLinkedBeforeAFailedDeltaReplaysAfterPowerLossAndIsCopiedNextTime");
         byte[] model = new byte[(int) SIZE];
-        AtomicBoolean deltasFail = new AtomicBoolean(true);
         AtomicBoolean linked = new AtomicBoolean();
         store.beforePut(key -> {
-            if (key.startsWith(KEYS.chunk(0).substring(0, KEYS.chunk(0).lastIndexOf('/') + 1)) && !key.contains(".")) {
+            if (key.startsWith(KEYS.chunkPrefix())) {
                 linked.set(true);
             }
-            if (deltasFail.get() && key.endsWith(Formats.DELTA_SUFFIX)) {
+            if (key.endsWith(Formats.DELTA_SUFFIX)) {
                 throw new IOException("injected: delta refused");
             }
         });
         Volume v = open(store);
         load(v, model, r, 60);
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!(linked.get() && v.stats().consolidationFailures() > 0)) {
-            assertTrue(System.nanoTime() < deadline, "no consolidation attempt linked a segment and failed");
-            Thread.sleep(5);
-        }
+        Volume writing = v;
+        await(() -> linked.get() && writing.stats().consolidationFailures() > 0, "no consolidation attempt linked a segment and failed");
         fs.crash(); // power loss: only what was fsynced stays
         v.abandon(); // the process died with it
 
@@ -244,10 +254,8 @@ class LinkedChunksTest {
         assertTrue(v.recovered().walRecords() > 0, "the WAL had nothing to replay");
         verify(v, model);
         v.close(); // drains: the replayed segments are copied (their blocks' CRCs are not kept)
-        v = open(after);
-        verify(v, model);
-        v.close();
-        assertEquals(java.util.List.of(), VolumeCheck.check(after, KEYS, VolumeCheck.Progress.NONE).problems());
+        reopenAndVerify(after, model);
+        assertClean(after);
     }
 
     /** Without a power loss, the attempt after the failed one copies the segment (its footer stays as it is). */
@@ -265,18 +273,12 @@ class LinkedChunksTest {
         });
         Volume v = open(store);
         load(v, model, r, 60);
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (v.stats().consolidationFailures() == 0) {
-            assertTrue(System.nanoTime() < deadline, "no consolidation failed");
-            Thread.sleep(5);
-        }
+        await(() -> v.stats().consolidationFailures() > 0, "no consolidation failed");
         deltasFail.set(false);
         v.close();
         int[] kinds = chunkKinds(store);
         assertTrue(kinds[1] > 0, "the segment whose delta failed was not copied");
-        v = open(store);
-        verify(v, model);
-        v.close();
-        assertEquals(java.util.List.of(), VolumeCheck.check(store, KEYS, VolumeCheck.Progress.NONE).problems());
+        reopenAndVerify(store, model);
+        assertClean(store);
     }
 }
