@@ -168,6 +168,7 @@ public final class FileStore implements ObjectStore {
      * A hard link to {@code file} (the caller's forced WAL segment) under the key's name, the
      * directory synced. False if the link cannot be made: the file lies on another file system
      * (EXDEV), or on another {@link Fs}, or the file system refuses links; the caller then copies.
+     * A full disk is a {@link StoreFullException}, as for a put: it passes, and links work again.
      * An existing object under the key is an error (keys given here are new).
      */
     @Override
@@ -191,8 +192,13 @@ public final class FileStore implements ObjectStore {
                 // a concurrent delete removed the directory once it was empty: create it again
             } catch (FileAlreadyExistsException e) {
                 throw failure("storing", key, target, null, e);
-            } catch (java.nio.file.FileSystemException | UnsupportedOperationException e) {
+            } catch (java.nio.file.FileSystemException e) {
+                if (NioFs.isOutOfSpace(e)) {
+                    throw failure("storing", key, target, null, e); // a full disk, which a copy would meet too
+                }
                 return false; // EXDEV, EPERM: another file system, or one without hard links
+            } catch (UnsupportedOperationException e) {
+                return false;
             }
         }
         try {

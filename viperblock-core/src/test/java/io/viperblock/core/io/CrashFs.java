@@ -60,6 +60,8 @@ public final class CrashFs implements Fs {
     private int epoch;
     private long used;
     private long spaceLimit = Long.MAX_VALUE;
+    private int failingLinks;
+    private String failingLinkReason;
     private long opsBeforePowerCut = -1;
     private long forces;
     private long syncDirs;
@@ -108,6 +110,15 @@ public final class CrashFs implements Fs {
      */
     public synchronized void setSpaceLimit(long bytes) {
         spaceLimit = bytes;
+    }
+
+    /**
+     * The next {@code count} hard links fail as link(2) can when a directory must grow on a full
+     * disk ("No space left on device") or the disk fails: FileSystemException with {@code reason}.
+     */
+    public synchronized void failLinks(int count, String reason) {
+        failingLinks = count;
+        failingLinkReason = reason;
     }
 
     /** Lets {@code bytes} more bytes of file growth succeed, then the disk is full. */
@@ -311,6 +322,10 @@ public final class CrashFs implements Fs {
         Inode dir = parentDir(newLink);
         if (dir.entries.containsKey(name(newLink))) {
             return false;
+        }
+        if (failingLinks > 0) {
+            failingLinks--;
+            throw new FileSystemException(existing.toString(), newLink.toString(), failingLinkReason);
         }
         dir.entries.put(name(newLink), inode);
         inode.nlink++;

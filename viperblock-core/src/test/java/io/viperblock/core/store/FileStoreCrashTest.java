@@ -178,4 +178,26 @@ class FileStoreCrashTest {
         store.put("v/k", bytes("fits"));
         assertEquals("fits", getString("v/k"));
     }
+
+    @Test
+    void aLinkRefusedForWantOfSpaceIsAFullStoreAndOtherRefusalsMeanCopy() throws IOException {
+        Path seg = Path.of("/disk/wal/1.wal");
+        fs.createDirectories(seg.getParent());
+        try (FsFile f = fs.createNew(seg)) {
+            f.write(bytes("segment"), 0);
+            f.force();
+        }
+        fs.failLinks(1, "No space left on device");
+        StoreFullException e = assertThrows(StoreFullException.class, () -> store.link("v/c1", seg));
+        assertTrue(e.getMessage().contains("v/c1"), e.getMessage());
+        assertFalse(store.head("v/c1").isPresent());
+
+        fs.failLinks(1, "Invalid cross-device link");
+        assertFalse(store.link("v/c1", seg), "a file system that cannot link it: the caller copies");
+        assertFalse(store.link("v/c2", Path.of("/elsewhere/2.wal")), "a file this store does not see");
+
+        assertTrue(store.link("v/c1", seg));
+        fs.crash();
+        assertEquals("segment", getString("v/c1"));
+    }
 }

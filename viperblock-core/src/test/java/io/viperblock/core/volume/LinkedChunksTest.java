@@ -223,6 +223,46 @@ class LinkedChunksTest {
     }
 
     /**
+     * A link refused for want of space is the store being full, not a store that cannot link:
+     * consolidation fails and retries (copying that segment, which has its footer), and later
+     * segments are linked again.
+     */
+    @Test
+    void aLinkRefusedOnAFullDiskFailsThePassAndLaterSegmentsAreLinkedAgain() throws Exception {
+        FileStore store = new FileStore(STORE, fs);
+        new VolumeManager(store, DATA, fs, CONFIG).create("l", SIZE);
+        SplittableRandom r = Seeds.random("aLinkRefusedOnAFullDiskFailsThePassAndLaterSegmentsAreLinkedAgain");
+        byte[] model = new byte[(int) SIZE];
+        Volume v = open(store);
+        fs.failLinks(1, "No space left on device");
+        AtomicBoolean sawFull = new AtomicBoolean();
+        Thread watcher = Thread.ofPlatform().daemon().start(() -> { // the error lasts until the next pass, 100 ms on
+            try {
+                while (!sawFull.get()) {
+                    String error = v.stats().lastConsolidationError();
+                    sawFull.set(error != null && error.contains("out of space storing object " + KEYS.chunkPrefix()));
+                    Thread.sleep(1);
+                }
+            } catch (InterruptedException e) {
+                // the load is over
+            }
+        });
+        load(v, model, r, 200);
+        v.drain();
+        watcher.interrupt();
+        watcher.join();
+        VolumeStats stats = v.stats();
+        v.close();
+        assertTrue(stats.consolidationFailures() > 0, "the refused link did not fail a pass");
+        assertTrue(sawFull.get(), "the failure was not reported as a full store");
+        assertTrue(stats.chunksLinked() > 0, "no segment linked after the refused link: the volume took the store for one that cannot link");
+        int[] kinds = chunkKinds(store);
+        assertTrue(kinds[1] > 0, "the segment whose link was refused was not copied");
+        reopenAndVerify(store, model);
+        assertClean(store);
+    }
+
+    /**
      * The delta after a link fails: the segment keeps its footer (the linked chunk is an orphan),
      * a power loss then leaves a segment other than the last with a footer behind its records,
      * which replay takes for the end of its records; the next attempt copies.
