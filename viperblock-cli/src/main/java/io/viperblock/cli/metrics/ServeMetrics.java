@@ -69,6 +69,8 @@ public final class ServeMetrics {
             new VolumeFamily("viperblock_checkpoints_total", Type.COUNTER, "Block map checkpoints stored.", VolumeStats::checkpoints),
             new VolumeFamily("viperblock_chunks_deleted_total", Type.COUNTER, "Chunks no block map named any more, deleted from the store.",
                     VolumeStats::chunksDeleted),
+            new VolumeFamily("viperblock_chunks_recycled_total", Type.COUNTER,
+                    "Of the chunks deleted, linked WAL segment files the WAL took back as spares instead.", VolumeStats::chunksRecycled),
             new VolumeFamily("viperblock_cache_hits_total", Type.COUNTER, "Chunk blocks served from the cache.", VolumeStats::cacheHits),
             new VolumeFamily("viperblock_cache_misses_total", Type.COUNTER, "Chunk blocks fetched from the store.", VolumeStats::cacheMisses),
             new VolumeFamily("viperblock_backpressure_waits_total", Type.COUNTER,

@@ -63,6 +63,9 @@ public interface Fs {
      */
     boolean link(Path existing, Path newLink) throws IOException;
 
+    /** How many names (hard links) the file has. */
+    int linkCount(Path file) throws IOException;
+
     /** Makes the directory's entries (creations, renames, deletions) durable. */
     void syncDir(Path dir) throws IOException;
 

@@ -204,6 +204,11 @@ public final class NioFs implements Fs {
     }
 
     @Override
+    public int linkCount(Path file) throws IOException {
+        return ((Number) Files.getAttribute(file, "unix:nlink")).intValue();
+    }
+
+    @Override
     public void dropCached(Path file) {
         PageCache.drop(file);
     }

@@ -210,6 +210,38 @@ public final class FileStore implements ObjectStore {
         }
     }
 
+    /**
+     * Renames the object's file to {@code target} if it has no other name and holds at least
+     * {@code minBytes}; both directories are synced. A file with a second name (a WAL segment
+     * still kept under its own) stays. The open-file cache lets the object go first, so no cached
+     * descriptor sees the file's next contents. False if the object is absent or target lies on
+     * another file system.
+     */
+    @Override
+    public boolean moveTo(String key, Path target, long minBytes) throws IOException {
+        Path p = path(key);
+        try {
+            if (!fs.exists(p) || fs.isDirectory(p) || fs.linkCount(p) != 1 || fs.size(p) < minBytes) {
+                return false;
+            }
+            open.forget(key);
+            fs.rename(p, target);
+        } catch (NoSuchFileException e) {
+            return false; // deleted meanwhile
+        } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+            return false; // another file system
+        } catch (IOException e) {
+            throw failure("moving", key, null, null, e);
+        }
+        try {
+            syncNearest(p.getParent());
+            fs.syncDir(target.getParent());
+            return true;
+        } catch (IOException e) {
+            throw failure("moving", key, null, null, e);
+        }
+    }
+
     /** Writes and forces a new temp file in the target's directory, creating that if needed. */
     private Path writeTemp(Path target, ByteBuffer data) throws IOException {
         Path dir = target.getParent();

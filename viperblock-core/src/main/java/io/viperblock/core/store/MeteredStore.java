@@ -175,6 +175,11 @@ public final class MeteredStore implements ObjectStore {
     }
 
     @Override
+    public boolean moveTo(String key, java.nio.file.Path target, long minBytes) throws IOException {
+        return timed(Op.DELETE, () -> store.moveTo(key, target, minBytes));
+    }
+
+    @Override
     public String describe() {
         return store.describe();
     }

@@ -98,6 +98,17 @@ public interface ObjectStore extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Takes the object {@code key} out of the store as the file {@code target} without copying its
+     * bytes, if this store can and the object is a file of at least {@code minBytes} with no other
+     * name (a file store on target's file system renames it; both directories are synced before
+     * this returns). The object is then gone, as after {@link #delete}. False, changing nothing,
+     * otherwise. For a caller that reuses the file's disk blocks. False unless a store says otherwise.
+     */
+    default boolean moveTo(String key, java.nio.file.Path target, long minBytes) throws IOException {
+        return false;
+    }
+
     @Override
     default void close() throws IOException {}
 }

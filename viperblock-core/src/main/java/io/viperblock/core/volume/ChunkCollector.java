@@ -66,10 +66,26 @@ final class ChunkCollector implements AutoCloseable {
 
     final LongAdder deleted = new LongAdder();
     final LongAdder failed = new LongAdder();
+    /** Of those deleted, taken by the {@link Recycler} instead. */
+    final LongAdder recycled = new LongAdder();
+
+    /** May take a due chunk's file for reuse instead of its delete (the WAL's spares). */
+    @FunctionalInterface
+    interface Recycler {
+        /** True if the chunk is gone from the store, its file taken. */
+        boolean take(long seq, String key);
+    }
+
+    private final Recycler recycler;
 
     ChunkCollector(ObjectStore store, VolumeKeys keys, Duration grace) {
+        this(store, keys, grace, (seq, key) -> false);
+    }
+
+    ChunkCollector(ObjectStore store, VolumeKeys keys, Duration grace, Recycler recycler) {
         this.store = store;
         this.keys = keys;
+        this.recycler = recycler;
         this.graceNanos = grace.toNanos();
         this.deleter = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("vb-collect-" + keys.volume()).factory());
     }
@@ -113,7 +129,16 @@ final class ChunkCollector implements AutoCloseable {
 
     private void delete(List<Long> due, LongConsumer gone) {
         for (int from = 0; from < due.size() && !closing; from += BATCH) {
-            List<Long> batch = due.subList(from, Math.min(due.size(), from + BATCH));
+            List<Long> batch = new ArrayList<>(due.subList(from, Math.min(due.size(), from + BATCH)));
+            batch.removeIf(seq -> {
+                if (recycled(seq)) {
+                    gone.accept(seq);
+                    deleted.increment();
+                    recycled.increment();
+                    return true;
+                }
+                return false;
+            });
             List<String> batchKeys = new ArrayList<>(batch.size());
             for (long seq : batch) {
                 batchKeys.add(keys.chunk(seq));
@@ -140,6 +165,16 @@ final class ChunkCollector implements AutoCloseable {
                     }
                 }
             }
+        }
+    }
+
+    /** Whether the recycler took the chunk; if it failed, the chunk is deleted as any other. */
+    private boolean recycled(long seq) {
+        try {
+            return recycler.take(seq, keys.chunk(seq));
+        } catch (RuntimeException e) {
+            log.warn("volume {}: taking chunk {} for reuse failed, deleting it instead: {}", keys.volume(), keys.chunk(seq), e.toString());
+            return false;
         }
     }
 

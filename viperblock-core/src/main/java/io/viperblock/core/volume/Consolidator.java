@@ -72,8 +72,10 @@ final class Consolidator implements AutoCloseable {
     private long lastSweep;
     private volatile boolean stopping;
     private volatile IOException lastError;
-    /** Whether to try {@link #link}: until the store first says it cannot. */
-    private boolean linking = true;
+    /** Whether to try {@link #link}: until the store first says it cannot. Read by the collector's thread too. */
+    private volatile boolean linking = true;
+    /** While the WAL wants spares, the collector looks at least this often (for {@link WalWriter#recycle}). */
+    private static final long RECYCLE_SWEEP_NANOS = 1_000_000_000L;
 
     final LongAdder runs = new LongAdder();
     final LongAdder chunksWritten = new LongAdder();
@@ -99,7 +101,9 @@ final class Consolidator implements AutoCloseable {
         this.uploadSlots = new Semaphore(config.uploadParallelism());
         this.chunkBuffers = new java.util.concurrent.ArrayBlockingQueue<>(config.uploadParallelism() + 1);
         this.thread = Thread.ofPlatform().daemon().name("vb-consolidate-" + keys.volume()).unstarted(this::loop);
-        this.collector = new ChunkCollector(store, keys, config.chunkGrace());
+        // a store that takes the WAL's files as chunks gives them back as spares once they are garbage
+        this.collector = new ChunkCollector(store, keys, config.chunkGrace(),
+                (seq, key) -> linking && wal.recycle(seq, (target, minBytes) -> store.moveTo(key, target, minBytes)));
         this.lastSweep = System.nanoTime() - config.chunkGrace().toNanos();
     }
 
@@ -286,7 +290,8 @@ final class Consolidator implements AutoCloseable {
         if (checkpointed) {
             checkpoint();
         }
-        if (checkpointed || System.nanoTime() - lastSweep >= config.chunkGrace().toNanos()) {
+        long sinceSweep = System.nanoTime() - lastSweep;
+        if (checkpointed || sinceSweep >= config.chunkGrace().toNanos() || (linking && sinceSweep >= RECYCLE_SWEEP_NANOS && wal.wantsSpares())) {
             sweep();
         }
     }

@@ -94,6 +94,8 @@ public final class Volume implements AutoCloseable {
         this.consolidator = new Consolidator(this, store, keys, wal, map, nextSeq, lease, config);
         wal.onSeal(consolidator::wakeUp);
         wal.keepConsolidated(config.keptWalBytes(), config.maxPendingWalBytes(), this::forgetConsolidated);
+        // garbage chunks that were linked segments come back as spares, as many as the WAL may hold
+        wal.recycleUpTo((int) Math.min(64, config.maxPendingWalBytes() / config.segmentBytes()));
         consolidator.start();
     }
 

@@ -50,7 +50,7 @@ final class VolumeMetrics {
                 trims.sum(), flushes.sum(), syncs, writeCalls, records, wal.bytesWritten(),
                 syncs == 0 ? 0 : (double) records / syncs, writeCalls == 0 ? 0 : (double) records / writeCalls,
                 wal.pendingBytes(), wal.segmentCount(), walReads.sum(), wal.keptBytes(),
-                c.runs.sum(), c.failures.sum(), c.chunksWritten.sum(), c.chunksLinked.sum(), c.bytesWritten.sum(), c.checkpoints.sum(), c.collector.deleted.sum(),
+                c.runs.sum(), c.failures.sum(), c.chunksWritten.sum(), c.chunksLinked.sum(), c.bytesWritten.sum(), c.checkpoints.sum(), c.collector.deleted.sum(), c.collector.recycled.sum(),
                 chunks.hits(), chunks.misses(), chunks.storeReads(), chunks.storeBytes(),
                 mapExtents, mapBytes, mapExtents == 0 ? 0 : (double) mapBytes / mapExtents, chunkCount, dirtyExtents,
                 backpressureWaits.sum(), readHist.sumNanos(), writeHist.sumNanos(), flushHist.sumNanos(), lastError,

@@ -16,7 +16,7 @@ public record VolumeStats(
         long reads, long bytesRead, long writes, long bytesWritten, long partialWrites, long zeroes, long trims,
         long flushes, long walSyncs, long walWriteCalls, long walRecords, long walBytes, double walWritesPerSync,
         double walRecordsPerWrite, long pendingWalBytes, int walSegments, long walBlockReads, long keptWalBytes,
-        long consolidations, long consolidationFailures, long chunksWritten, long chunksLinked, long chunkBytesWritten, long checkpoints, long chunksDeleted,
+        long consolidations, long consolidationFailures, long chunksWritten, long chunksLinked, long chunkBytesWritten, long checkpoints, long chunksDeleted, long chunksRecycled,
         long cacheHits, long cacheMisses, long storeReads, long storeBytesRead,
         long mapExtents, long mapBytes, double mapBytesPerExtent, int chunks, long dirtyExtents,
         long backpressureWaits, long readNanosTotal, long writeNanosTotal, long flushNanosTotal, String lastConsolidationError,

@@ -347,6 +347,16 @@ public final class CrashFs implements Fs {
     }
 
     @Override
+    public synchronized int linkCount(Path file) throws IOException {
+        step();
+        Inode inode = lookup(file);
+        if (inode == null) {
+            throw new NoSuchFileException(file.toString());
+        }
+        return inode.nlink;
+    }
+
+    @Override
     public synchronized long size(Path file) throws IOException {
         step();
         Inode inode = lookup(file);

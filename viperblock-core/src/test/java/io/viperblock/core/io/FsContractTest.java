@@ -258,14 +258,18 @@ public abstract class FsContractTest {
         Path c = base.resolve("c");
         writeFile(a, "one");
         writeFile(c, "other");
+        assertEquals(1, fs.linkCount(a));
         assertTrue(fs.link(a, b));
         assertEquals("one", readString(b));
+        assertEquals(2, fs.linkCount(a));
         assertFalse(fs.link(a, b));
         assertFalse(fs.link(a, c));
         assertEquals("other", readString(c));
         assertTrue(fs.delete(a));
         assertEquals("one", readString(b), "the other name still holds the file");
+        assertEquals(1, fs.linkCount(b));
         assertThrows(NoSuchFileException.class, () -> fs.link(a, base.resolve("d")));
+        assertThrows(NoSuchFileException.class, () -> fs.linkCount(a));
     }
 
     @Test

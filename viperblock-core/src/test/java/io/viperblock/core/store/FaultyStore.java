@@ -134,16 +134,27 @@ public final class FaultyStore implements ObjectStore {
 
     @Override
     public void delete(String key) throws IOException {
+        beforeDelete("delete", key);
+        delegate.delete(key);
+    }
+
+    @Override
+    public boolean moveTo(String key, java.nio.file.Path target, long minBytes) throws IOException {
+        beforeDelete("move", key);
+        return delegate.moveTo(key, target, minBytes);
+    }
+
+    /** The delete hook, then the injected faults: a move out of the store is a delete. */
+    private void beforeDelete(String op, String key) throws IOException {
         Hook hook = deleteHook;
         if (hook != null) {
             hook.before(key);
         }
-        maybeFail("delete", key);
+        maybeFail(op, key);
         String suffix = failDeletesOf;
         if (suffix != null && key.endsWith(suffix)) {
-            throw new IOException("injected failure: delete " + key);
+            throw new IOException("injected failure: " + op + " " + key);
         }
-        delegate.delete(key);
     }
 
     @Override

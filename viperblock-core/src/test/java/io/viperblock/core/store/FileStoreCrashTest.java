@@ -200,4 +200,30 @@ class FileStoreCrashTest {
         fs.crash();
         assertEquals("segment", getString("v/c1"));
     }
+
+    @Test
+    void moveToTakesAnObjectWithNoOtherNameOutOfTheStoreDurably() throws IOException {
+        Path wal = Path.of("/disk/wal");
+        fs.createDirectories(wal);
+        store.put("v/chunks/1", ByteBuffer.wrap(new byte[8192]));
+        store.put("v/chunks/2", ByteBuffer.wrap(new byte[100]));
+        assertFalse(store.moveTo("v/chunks/2", wal.resolve("2.spare"), 4096), "smaller than asked for");
+        assertFalse(store.moveTo("v/chunks/3", wal.resolve("3.spare"), 0), "no such object");
+
+        Path seg = wal.resolve("4.wal"); // a WAL segment linked as a chunk: the chunk's file has a second name
+        try (FsFile f = fs.createNew(seg)) {
+            f.write(ByteBuffer.wrap(new byte[8192]), 0);
+            f.force();
+        }
+        assertTrue(store.link("v/chunks/4", seg));
+        assertFalse(store.moveTo("v/chunks/4", wal.resolve("4.spare"), 0), "a file with another name is not taken");
+        assertTrue(store.head("v/chunks/4").isPresent());
+
+        assertTrue(store.moveTo("v/chunks/1", wal.resolve("1.spare"), 4096));
+        assertFalse(store.head("v/chunks/1").isPresent());
+        fs.crash();
+        assertFalse(store.head("v/chunks/1").isPresent(), "the move is durable");
+        assertEquals(8192, fs.size(wal.resolve("1.spare")));
+        assertEquals(List.of("2", "4"), store.list("v/chunks/").stream().map(o -> o.key().substring("v/chunks/".length())).toList());
+    }
 }

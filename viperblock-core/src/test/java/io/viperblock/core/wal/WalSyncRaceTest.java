@@ -75,6 +75,7 @@ class WalSyncRaceTest {
         @Override public boolean link(Path existing, Path newLink) throws IOException { return fs.link(existing, newLink); }
         @Override public void syncDir(Path dir) throws IOException { fs.syncDir(dir); }
         @Override public long size(Path file) throws IOException { return fs.size(file); }
+        @Override public int linkCount(Path file) throws IOException { return fs.linkCount(file); }
 
         private static FsFile slow(FsFile f) {
             return new FsFile() {
