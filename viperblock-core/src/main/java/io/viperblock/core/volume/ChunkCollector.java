@@ -127,6 +127,11 @@ final class ChunkCollector implements AutoCloseable {
         return due.size();
     }
 
+    /** Whether a sweep found chunks that wait for their grace (the consolidator's thread only). */
+    boolean waiting() {
+        return !unreferenced.isEmpty();
+    }
+
     private void delete(List<Long> due, LongConsumer gone) {
         for (int from = 0; from < due.size() && !closing; from += BATCH) {
             List<Long> batch = new ArrayList<>(due.subList(from, Math.min(due.size(), from + BATCH)));

@@ -74,7 +74,11 @@ final class Consolidator implements AutoCloseable {
     private volatile IOException lastError;
     /** Whether to try {@link #link}: until the store first says it cannot. Read by the collector's thread too. */
     private volatile boolean linking = true;
-    /** While the WAL wants spares, the collector looks at least this often (for {@link WalWriter#recycle}). */
+    /**
+     * While the WAL wants spares and garbage chunks wait for their grace, the collector looks at
+     * least this often (for {@link WalWriter#recycle}): a chunk is due at the first look a grace
+     * after it was found.
+     */
     private static final long RECYCLE_SWEEP_NANOS = 1_000_000_000L;
 
     final LongAdder runs = new LongAdder();
@@ -291,7 +295,7 @@ final class Consolidator implements AutoCloseable {
             checkpoint();
         }
         long sinceSweep = System.nanoTime() - lastSweep;
-        if (checkpointed || sinceSweep >= config.chunkGrace().toNanos() || (linking && sinceSweep >= RECYCLE_SWEEP_NANOS && wal.wantsSpares())) {
+        if (checkpointed || sinceSweep >= config.chunkGrace().toNanos() || (linking && sinceSweep >= RECYCLE_SWEEP_NANOS && collector.waiting() && wal.wantsSpares())) {
             sweep();
         }
     }

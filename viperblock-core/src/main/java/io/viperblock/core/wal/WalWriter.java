@@ -44,8 +44,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@code <firstSeq>.spare}, at most {@link #MAX_SPARES}, and only while the disk has room for
  * {@link #SPARE_MIN_FREE_SEGMENTS} more segments; a write that finds the disk full deletes them)
  * and the next segment reuses it. A segment that became a chunk comes back the same way once the
- * chunk is garbage ({@link #recycle}, up to {@link #recycleUpTo} spares; an open keeps
- * {@link #MAX_SPARES} of those it finds and deletes the rest):
+ * chunk is garbage ({@link #recycle}, up to {@link #recycleUpTo} spares, which an open keeps,
+ * so that a restart does not lose them):
  * renamed to the new segment's name (directory synced), then its header rewritten and fsynced.
  * The old records behind the new ones are harmless: their sequence numbers are below the new
  * header's first seq and below every new record's, so a scan stops at the first of them, and the
@@ -106,6 +106,8 @@ public final class WalWriter implements AutoCloseable {
     private final java.util.ArrayDeque<Path> spares = new java.util.ArrayDeque<>();
     /** The most spares {@link #recycle} fills the pool to; 0: it takes none. */
     private volatile int recycleUpTo;
+    /** The most spares an open keeps of those it finds (then {@link #recycleUpTo} trims them). */
+    static final int MAX_RECYCLED_SPARES = 64;
     /** Files {@link #recycle} is moving in; guarded by spares. */
     private int recycling;
     private volatile boolean closing;
@@ -221,7 +223,7 @@ public final class WalWriter implements AutoCloseable {
         this.nextSeq = nextSeq;
         for (String n : fs.list(dir)) {
             if (n.endsWith(SPARE_SUFFIX)) {
-                if (spares.size() < MAX_SPARES) {
+                if (spares.size() < MAX_RECYCLED_SPARES) { // recycleUpTo trims them to the volume's pool
                     spares.add(dir.resolve(n));
                 } else {
                     fs.delete(dir.resolve(n));
@@ -552,6 +554,16 @@ public final class WalWriter implements AutoCloseable {
      */
     public void recycleUpTo(int files) {
         recycleUpTo = files;
+        synchronized (spares) {
+            while (spares.size() > Math.max(files, MAX_SPARES)) {
+                Path p = spares.pollLast();
+                try {
+                    fs.delete(p);
+                } catch (IOException e) {
+                    // removed at the next open
+                }
+            }
+        }
     }
 
     /** Whether {@link #recycle} would take files: the pool is at most half full. */
