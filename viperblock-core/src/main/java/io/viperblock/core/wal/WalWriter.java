@@ -54,7 +54,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * the rename and the new header leaves the old header and records under the new name: all
  * consolidated, so replay skips them and removes the file. A segment that starts in a new file
  * gets zeros written ahead of its records once a client flushes in it ({@link #writeAhead}), for
- * the same reason; they go the way of a reused file's old records.
+ * the same reason, and so does one in a reused file shorter than a segment (one that was sealed
+ * early) once its records pass the file's end; they go the way of a reused file's old records.
  *
  * <p>Kept segments: a consolidated segment leaves the pending ones at once, but its file keeps
  * serving reads of its blocks (in the page cache, as they were just written) until newer
@@ -112,8 +113,9 @@ public final class WalWriter implements AutoCloseable {
     private int recycling;
     private volatile boolean closing;
     /**
-     * Zeros are written ahead of the records of a segment in a new file once a client flushes in
-     * it (see {@link #writeAhead}): in steps of this many bytes, once fewer than half of it are left.
+     * Zeros are written ahead of the records of a segment in a new file (or past the end of a
+     * reused one) once a client flushes in it (see {@link #writeAhead}): in steps of this many
+     * bytes, once fewer than half of it are left.
      */
     static final int WRITE_AHEAD_BYTES = 1 << 20;
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(WRITE_AHEAD_BYTES).asReadOnlyBuffer();
@@ -130,9 +132,10 @@ public final class WalWriter implements AutoCloseable {
      * 31,052 (35,491 before the drop) and 64 MiB read, 5 MiB of it by our threads.
      */
     public static final int PAGE = 4096;
-    /** The active segment is in a new file (not a reused one); guarded by writeLock. */
-    private boolean activeInNewFile;
-    /** The active segment's file holds written blocks (records or zeros) up to here; guarded by writeLock. */
+    /**
+     * The active segment's file holds written blocks (records, zeros, or a reused file's old
+     * contents) up to here; guarded by writeLock.
+     */
     private long writtenAhead;
     /** A client flushed since the active segment was started. */
     private volatile boolean flushedInActive;
@@ -419,7 +422,7 @@ public final class WalWriter implements AutoCloseable {
             seg.records().add(r.type, r.seq, r.firstBlock, r.count, WalSegment.segmentOffset(r.position), r.blockCrcs);
         }
         seg.appended(pos, lastRecord.seq);
-        if (activeInNewFile && flushedInActive && writtenAhead - pos < WRITE_AHEAD_BYTES / 2) {
+        if (flushedInActive && writtenAhead - pos < WRITE_AHEAD_BYTES / 2) {
             writeAhead(seg, pos);
         }
         if (pos - seg.syncedMark() >= BACKGROUND_SYNC_BYTES && backgroundSyncQueued.compareAndSet(false, true)) {
@@ -436,7 +439,8 @@ public final class WalWriter implements AutoCloseable {
     }
 
     /**
-     * Writes zeros after the records of a segment in a new file, so that the records that follow
+     * Writes zeros after the records of a segment in a new file, or past the end of a reused one
+     * shorter than a segment, so that the records that follow
      * overwrite blocks the file already has. An fdatasync of a file whose blocks are all written
      * already writes only the data; one of a growing file (or of one with holes, or preallocated
      * with fallocate) must also write the file's metadata, which on ext4 makes a 4 KiB flush
@@ -495,6 +499,7 @@ public final class WalWriter implements AutoCloseable {
         if (!reused) {
             file = fs.createNew(path);
         }
+        long written; // zeros are written ahead from here once a client flushes (writeAhead): a spare may be short
         try {
             ByteBuffer header = new WalHeader(volumeId, firstSeq, epoch).encode();
             // a reused file's first page: whole (see PAGE); a new file's header alone, so that a
@@ -504,6 +509,7 @@ public final class WalWriter implements AutoCloseable {
             if (!reused) {
                 fs.syncDir(dir);
             }
+            written = Math.max(WalHeader.LENGTH, file.size());
         } catch (IOException e) {
             file.close();
             fs.delete(path);
@@ -512,8 +518,7 @@ public final class WalWriter implements AutoCloseable {
         WalSegment s = new WalSegment(fs, path, file, ++nextIndex, firstSeq, WalHeader.LENGTH);
         s.recycler(this::keepSpare);
         // it becomes the active segment
-        activeInNewFile = !reused;
-        writtenAhead = WalHeader.LENGTH;
+        writtenAhead = written;
         flushedInActive = false;
         segments.add(s);
         byIndex.put(s.index(), s);

@@ -41,7 +41,7 @@ class WalWriteAheadTest {
     private final AtomicLong nextSeq = new AtomicLong(1);
 
     @Test
-    void zerosGoAheadOfTheRecordsOnlyAfterAFlushAndOnlyInANewFile() throws Exception {
+    void zerosGoAheadOfTheRecordsOnlyAfterAFlushAndOnlyWhereTheFileEnds() throws Exception {
         WalWriter wal = new WalWriter(NioFs.INSTANCE, dir, id, 1, SEGMENT, nextSeq, List.of());
         WalSegment first = wal.active();
         append(wal, 3);
@@ -80,7 +80,12 @@ class WalWriteAheadTest {
         assertTrue(reusedSize > fourth.size(), "the new segment is in a reused file, its old records behind: " + fourth.path());
         wal.sync();
         append(wal, 3);
-        assertEquals(reusedSize, Files.size(fourth.path()), "a reused file gets no zeros");
+        assertEquals(reusedSize, Files.size(fourth.path()), "a reused file gets no zeros while more than half a step of its own blocks lie ahead");
+        // this one is shorter than a segment (it was sealed early): records that come within half
+        // a step of its end get zeros past it, as in a new file
+        append(wal, (int) ((reusedSize - fourth.size() - WalWriter.WRITE_AHEAD_BYTES / 2) / RECORD) + 1);
+        assertEquals(reusedSize + WalWriter.WRITE_AHEAD_BYTES, Files.size(fourth.path()), "zeros past the end of a short reused file");
+        assertZeros(fourth.path(), reusedSize);
         wal.close();
     }
 
