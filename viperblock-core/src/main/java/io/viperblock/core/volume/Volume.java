@@ -95,7 +95,7 @@ public final class Volume implements AutoCloseable {
         wal.onSeal(consolidator::wakeUp);
         wal.keepConsolidated(config.keptWalBytes(), config.maxPendingWalBytes(), this::forgetConsolidated);
         // garbage chunks that were linked segments come back as spares, as many as the WAL may hold
-        wal.recycleUpTo((int) Math.min(64, config.maxPendingWalBytes() / config.segmentBytes()));
+        wal.recycleUpTo(config.maxPendingWalBytes() / config.segmentBytes());
         consolidator.start();
     }
 

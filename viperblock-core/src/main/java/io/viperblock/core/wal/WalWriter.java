@@ -107,7 +107,7 @@ public final class WalWriter implements AutoCloseable {
     private final java.util.ArrayDeque<Path> spares = new java.util.ArrayDeque<>();
     /** The most spares {@link #recycle} fills the pool to; 0: it takes none. */
     private volatile int recycleUpTo;
-    /** The most spares an open keeps of those it finds (then {@link #recycleUpTo} trims them). */
+    /** The most spares an open keeps of those it finds (then {@link #recycleUpTo} trims them), and the largest pool. */
     static final int MAX_RECYCLED_SPARES = 64;
     /** Files {@link #recycle} is moving in; guarded by spares. */
     private int recycling;
@@ -328,7 +328,7 @@ public final class WalWriter implements AutoCloseable {
             } catch (IOException e) {
                 // a file that could not be deleted is removed at the next open
             }
-            dropSpares(); // after let: a segment let go may just have become a spare
+            dropSpares(0); // after let: a segment let go may just have become a spare
         }
     }
 
@@ -557,18 +557,9 @@ public final class WalWriter implements AutoCloseable {
      * Lets {@link #recycle} keep up to {@code files} spares. A pool that large needs room on the
      * WAL's disk; with too little room (see {@link #keepSpare}) none is taken.
      */
-    public void recycleUpTo(int files) {
-        recycleUpTo = files;
-        synchronized (spares) {
-            while (spares.size() > Math.max(files, MAX_SPARES)) {
-                Path p = spares.pollLast();
-                try {
-                    fs.delete(p);
-                } catch (IOException e) {
-                    // removed at the next open
-                }
-            }
-        }
+    public void recycleUpTo(long files) {
+        recycleUpTo = (int) Math.min(files, MAX_RECYCLED_SPARES);
+        dropSpares(Math.max(recycleUpTo, MAX_SPARES));
     }
 
     /** Whether {@link #recycle} would take files: the pool is at most half full. */
@@ -618,10 +609,11 @@ public final class WalWriter implements AutoCloseable {
         return moved;
     }
 
-    /** Deletes the spare files: the WAL's disk is full. */
-    private void dropSpares() {
+    /** Deletes the spare files beyond the newest {@code keep}: all of them when the WAL's disk is full. */
+    private void dropSpares(int keep) {
         synchronized (spares) {
-            for (Path p = spares.poll(); p != null; p = spares.poll()) {
+            while (spares.size() > keep) {
+                Path p = spares.pollFirst();
                 try {
                     fs.delete(p);
                 } catch (IOException e) {

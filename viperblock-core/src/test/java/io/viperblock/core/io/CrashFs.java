@@ -180,10 +180,7 @@ public final class CrashFs implements Fs {
     @Override
     public synchronized FsFile open(Path file) throws IOException {
         step();
-        Inode inode = lookup(file);
-        if (inode == null) {
-            throw new NoSuchFileException(file.toString());
-        }
+        Inode inode = existing(file);
         if (inode.isDir()) {
             throw new FileSystemException(file.toString(), null, "Is a directory");
         }
@@ -312,10 +309,7 @@ public final class CrashFs implements Fs {
     @Override
     public synchronized boolean link(Path existing, Path newLink) throws IOException {
         step();
-        Inode inode = lookup(existing);
-        if (inode == null) {
-            throw new NoSuchFileException(existing.toString());
-        }
+        Inode inode = existing(existing);
         if (inode.isDir()) {
             throw new FileSystemException(existing.toString(), newLink.toString(), "Operation not permitted: hard link to a directory");
         }
@@ -335,10 +329,7 @@ public final class CrashFs implements Fs {
     @Override
     public synchronized void syncDir(Path dir) throws IOException {
         step();
-        Inode inode = lookup(dir);
-        if (inode == null) {
-            throw new NoSuchFileException(dir.toString());
-        }
+        Inode inode = existing(dir);
         if (!inode.isDir()) {
             throw new NotDirectoryException(dir.toString());
         }
@@ -349,20 +340,14 @@ public final class CrashFs implements Fs {
     @Override
     public synchronized int linkCount(Path file) throws IOException {
         step();
-        Inode inode = lookup(file);
-        if (inode == null) {
-            throw new NoSuchFileException(file.toString());
-        }
+        Inode inode = existing(file);
         return inode.nlink;
     }
 
     @Override
     public synchronized long size(Path file) throws IOException {
         step();
-        Inode inode = lookup(file);
-        if (inode == null) {
-            throw new NoSuchFileException(file.toString());
-        }
+        Inode inode = existing(file);
         return inode.isDir() ? 0 : inode.length;
     }
 
@@ -420,6 +405,15 @@ public final class CrashFs implements Fs {
             }
         }
         return cur;
+    }
+
+    /** {@link #lookup}, and an absent file is a NoSuchFileException too. */
+    private Inode existing(Path path) throws IOException {
+        Inode inode = lookup(path);
+        if (inode == null) {
+            throw new NoSuchFileException(path.toString());
+        }
+        return inode;
     }
 
     /** Like {@link #find} but a missing parent or a file used as a directory is an error. */
