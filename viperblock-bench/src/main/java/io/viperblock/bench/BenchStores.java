@@ -24,8 +24,8 @@ final class BenchStores {
 
     /**
      * Takes chunk uploads and drops their bodies (only counting them). The engine deletes chunks
-     * a newer consolidation replaced only at the second look that finds them so, at least
-     * {@code chunkGrace} (10 s) apart (ChunkCollector), so a
+     * a newer consolidation replaced only at the next look for them (ChunkCollector: after each
+     * checkpoint, or {@code sweepEvery}, 10 s, after the last look), so a
      * MemoryStore under a write benchmark that overwrites one span for minutes would otherwise
      * hold gigabytes of garbage chunks and the benchmark would end up measuring the JVM's
      * garbage collector. Nothing reads the chunks back in

@@ -25,21 +25,21 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Deletes the chunks of a volume that its block map no longer names: every block they held has
- * been written again or trimmed since, so no read can reach them. Chunks are immutable and their
- * names never reused, so a chunk the map has let go is never named again.
+ * been written again or trimmed since, so no read planned from now on can reach them. Chunks are
+ * immutable and their names never reused, so a chunk the map has let go is never named again.
  *
  * <p>A sweep runs on the consolidator's thread after a consolidation (no upload of this writer is
- * in flight then): after each checkpoint, and after any other once {@code grace} has passed since
- * the last sweep. It lists the volume's chunks and takes those below the map's last delta that
- * the map does not name. One found so at an earlier sweep, at least {@code grace}
- * before, is due, and once {@link Lease#checkCurrent} has confirmed that this node still holds the
- * volume, the due chunks go to a thread of their own to be deleted ({@link ObjectStore#deleteAll},
- * a batch at a time), so that consolidation never waits for them. A node taken over may have
- * applied deltas the new holder never saw, and must delete nothing; a takeover after the check
- * changes nothing, as the deltas that let those chunks go were stored before it. The delay leaves
- * reads planned against an older map time to finish (a read that still finds its chunk gone plans
- * again: {@code Volume.readBlocks}). The chunks of a consolidation cut short, and those a fenced
- * writer stored, go the same way. A delete that fails is tried again at the next sweep.
+ * in flight then). It lists the volume's chunks and takes those below the map's last delta that
+ * the map does not name. Such a chunk is due once every read that began before the sweep found it
+ * has ended ({@link ReadGate}: a read planned against an older map may still name it); the sweep
+ * waits a little for those reads, and what is not due yet is due at a later sweep. Once
+ * {@link Lease#checkCurrent} has confirmed that this node still holds the volume, the due chunks
+ * go to a thread of their own to be deleted ({@link ObjectStore#deleteAll}, a batch at a time),
+ * so that consolidation never waits for them. A node taken over may have applied deltas the new
+ * holder never saw, and must delete nothing; a takeover after the check changes nothing, as the
+ * deltas that let those chunks go were stored before it. The chunks of a consolidation cut short,
+ * and those a fenced writer stored, go the same way. A delete that fails is tried again at the
+ * next sweep.
  *
  * <p>Snapshots and clones, when they come, will name chunks too; a sweep must then keep every
  * chunk any of them names.
@@ -51,12 +51,14 @@ final class ChunkCollector implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChunkCollector.class);
     /** Chunks per {@link ObjectStore#deleteAll} call (each then leaves the caches, and is counted). */
     private static final int BATCH = 256;
+    /** How long a sweep waits for the reads that began before it (reads of local files take microseconds). */
+    private static final long READS_WAIT_NANOS = 50_000_000L;
 
     private final ObjectStore store;
     private final VolumeKeys keys;
-    private final long graceNanos;
+    private final ReadGate reads;
     private final ExecutorService deleter;
-    /** Chunks an earlier sweep found unreferenced: sequence number -> when (System.nanoTime). */
+    /** Chunks an earlier sweep found unreferenced, not yet due: sequence number -> the read epoch they wait for ({@link ReadGate}). */
     private Map<Long, Long> unreferenced = new HashMap<>();
     /** Chunks whose delete failed: due again at the next sweep. */
     private final Queue<Long> retry = new ConcurrentLinkedQueue<>();
@@ -78,15 +80,15 @@ final class ChunkCollector implements AutoCloseable {
 
     private final Recycler recycler;
 
-    ChunkCollector(ObjectStore store, VolumeKeys keys, Duration grace) {
-        this(store, keys, grace, (seq, key) -> false);
+    ChunkCollector(ObjectStore store, VolumeKeys keys, ReadGate reads) {
+        this(store, keys, reads, (seq, key) -> false);
     }
 
-    ChunkCollector(ObjectStore store, VolumeKeys keys, Duration grace, Recycler recycler) {
+    ChunkCollector(ObjectStore store, VolumeKeys keys, ReadGate reads, Recycler recycler) {
         this.store = store;
         this.keys = keys;
         this.recycler = recycler;
-        this.graceNanos = grace.toNanos();
+        this.reads = reads;
         this.deleter = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("vb-collect-" + keys.volume()).factory());
     }
 
@@ -98,24 +100,27 @@ final class ChunkCollector implements AutoCloseable {
      * each chunk deleted, on that thread. Only a lost lease, or a failed listing, is an error.
      */
     int sweep(LongPredicate named, long below, Lease lease, LongConsumer gone) throws IOException {
-        long now = System.nanoTime();
         for (Long seq; (seq = retry.poll()) != null; ) {
-            unreferenced.put(seq, now - graceNanos);
+            unreferenced.put(seq, -1L); // due again at once
         }
         Map<Long, Long> found = new HashMap<>();
-        List<Long> due = new ArrayList<>();
-        boolean busy = deleting != null && !deleting.isDone();
+        long epoch = reads.current(); // every read that may have planned against a map naming what this sweep finds entered it, or one before
         for (ObjectInfo o : store.list(keys.chunkPrefix())) {
             long seq = chunkSeq(o.key());
-            if (seq < 0 || seq >= below || named.test(seq)) {
-                continue;
+            if (seq >= 0 && seq < below && !named.test(seq)) {
+                found.put(seq, unreferenced.getOrDefault(seq, epoch));
             }
-            Long since = unreferenced.get(seq);
-            if (since != null && now - since >= graceNanos && !busy) {
-                due.add(seq);
-            } else {
-                found.put(seq, since == null ? now : since);
-            }
+        }
+        List<Long> due = new ArrayList<>();
+        if (!found.isEmpty() && (deleting == null || deleting.isDone())) {
+            long inFlight = reads.advance(READS_WAIT_NANOS); // reads of epochs below it have ended
+            found.entrySet().removeIf(f -> {
+                if (f.getValue() < inFlight) {
+                    due.add(f.getKey());
+                    return true;
+                }
+                return false;
+            });
         }
         unreferenced = found;
         if (due.isEmpty()) {
@@ -123,13 +128,9 @@ final class ChunkCollector implements AutoCloseable {
         }
         lease.checkCurrent();
         deleting = deleter.submit(() -> delete(due, gone));
-        log.debug("volume {}: deleting {} unreferenced chunks, {} more wait for their grace", keys.volume(), due.size(), found.size());
+        log.debug("volume {}: deleting {} unreferenced chunks, {} more wait for reads or the deletes before", keys.volume(), due.size(),
+                found.size());
         return due.size();
-    }
-
-    /** Whether a sweep found chunks that wait for their grace (the consolidator's thread only). */
-    boolean waiting() {
-        return !unreferenced.isEmpty();
     }
 
     private void delete(List<Long> due, LongConsumer gone) {

@@ -68,16 +68,16 @@ final class Consolidator implements AutoCloseable {
     private final Condition wake = signalLock.newCondition();
     private final Thread thread;
     final ChunkCollector collector;
-    /** When the collector last looked (System.nanoTime); set one grace back at first, so the first consolidation looks. */
+    /** When the collector last looked (System.nanoTime); set one {@code sweepEvery} back at first, so the first consolidation looks. */
     private long lastSweep;
     private volatile boolean stopping;
     private volatile IOException lastError;
     /** Whether to try {@link #link}: until the store first says it cannot. Read by the collector's thread too. */
     private volatile boolean linking = true;
     /**
-     * While the WAL wants spares and garbage chunks wait for their grace, the collector looks at
-     * least this often (for {@link WalWriter#recycle}): a chunk is due at the first look a grace
-     * after it was found.
+     * While the WAL wants spares, the collector looks at least this often where the store links
+     * segments (for {@link WalWriter#recycle}), so that under a steady stream of writes the
+     * segments that die come back as spares within about a second.
      */
     private static final long RECYCLE_SWEEP_NANOS = 1_000_000_000L;
 
@@ -106,9 +106,9 @@ final class Consolidator implements AutoCloseable {
         this.chunkBuffers = new java.util.concurrent.ArrayBlockingQueue<>(config.uploadParallelism() + 1);
         this.thread = Thread.ofPlatform().daemon().name("vb-consolidate-" + keys.volume()).unstarted(this::loop);
         // a store that takes the WAL's files as chunks gives them back as spares once they are garbage
-        this.collector = new ChunkCollector(store, keys, config.chunkGrace(),
+        this.collector = new ChunkCollector(store, keys, volume.reads,
                 (seq, key) -> linking && wal.recycle(seq, (target, minBytes) -> store.moveTo(key, target, minBytes)));
-        this.lastSweep = System.nanoTime() - config.chunkGrace().toNanos();
+        this.lastSweep = System.nanoTime() - config.sweepEvery().toNanos();
     }
 
     void start() {
@@ -295,7 +295,7 @@ final class Consolidator implements AutoCloseable {
             checkpoint();
         }
         long sinceSweep = System.nanoTime() - lastSweep;
-        if (checkpointed || sinceSweep >= config.chunkGrace().toNanos() || (linking && sinceSweep >= RECYCLE_SWEEP_NANOS && collector.waiting() && wal.wantsSpares())) {
+        if (checkpointed || sinceSweep >= config.sweepEvery().toNanos() || (linking && sinceSweep >= RECYCLE_SWEEP_NANOS && wal.wantsSpares())) {
             sweep();
         }
     }
@@ -365,8 +365,8 @@ final class Consolidator implements AutoCloseable {
 
     /**
      * Looks for chunks the map no longer names (ChunkCollector): after each checkpoint, and after
-     * any other consolidation once {@code chunkGrace} has passed since the last look, so that a
-     * volume whose process restarts before its second checkpoint still loses its garbage. Every chunk
+     * any other consolidation once {@code sweepEvery} has passed since the last look, so that a
+     * volume whose process restarts before its first checkpoint still loses its garbage. Every chunk
      * numbered below the map's last delta is either named by an extent or garbage: no upload of
      * this writer is in flight between consolidations.
      */

@@ -7,7 +7,6 @@ import io.viperblock.core.format.MapDelta;
 import io.viperblock.core.format.WalRecord;
 import io.viperblock.core.map.BlockMap;
 import io.viperblock.core.map.ExtentMap;
-import io.viperblock.core.store.NoSuchObjectException;
 import io.viperblock.core.wal.RecordList;
 import io.viperblock.core.wal.WalSegment;
 import io.viperblock.core.wal.WalWriter;
@@ -53,6 +52,8 @@ public final class Volume implements AutoCloseable {
     private final boolean storeLocal;
     private final StripedLocks stripes = new StripedLocks();
     private final ReentrantLock viewLock = new ReentrantLock();
+    /** Every read is counted in while it plans and reads, so that the collector takes no chunk from under it. */
+    final ReadGate reads = new ReadGate();
     private final ReentrantLock roomLock = new ReentrantLock();
     private final Condition room = roomLock.newCondition();
     private final VolumeMetrics metrics = new VolumeMetrics();
@@ -186,21 +187,16 @@ public final class Volume implements AutoCloseable {
 
     /**
      * Reads whole blocks [first, first + count) into {@code dst}; with {@code holes} not null,
-     * zero runs are left unwritten and added to it (see {@link #readSparse}).
+     * zero runs are left unwritten and added to it (see {@link #readSparse}). The read is counted
+     * in {@link #reads} throughout, so every chunk and segment file its plan names stays, with its
+     * contents, until it ends (ChunkCollector).
      */
     private void readBlocks(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
-        int start = dst.position();
+        long entered = reads.enter();
         try {
             readPlanned(first, count, dst, holes);
-        } catch (NoSuchObjectException e) {
-            // The plan named a chunk that the collector deleted meanwhile, as newer writes had
-            // replaced its blocks (ChunkCollector): plan again from the map as it is now. A chunk
-            // missing for any other reason is missing again, and the caller hears of it.
-            dst.position(start);
-            if (holes != null) {
-                holes.clear();
-            }
-            readPlanned(first, count, dst, holes);
+        } finally {
+            reads.exit(entered);
         }
     }
 

@@ -13,7 +13,7 @@ import java.time.Duration;
  * @param uploadParallelism     chunks uploaded at once (each holds a 4 MiB buffer)
  * @param cacheBytes            bounded cache of chunk blocks read from a remote store (a local store has none: the page cache serves)
  * @param checkpointEvery       map deltas between two compacted checkpoints
- * @param chunkGrace            a chunk the map no longer names is deleted once two looks at least this far apart found it so (ChunkCollector)
+ * @param sweepEvery            the collector looks for chunks the map no longer names after each checkpoint, and after any other consolidation once this has passed since its last look (ChunkCollector)
  */
 public record VolumeConfig(
         long segmentBytes,
@@ -24,13 +24,13 @@ public record VolumeConfig(
         int uploadParallelism,
         long cacheBytes,
         int checkpointEvery,
-        Duration chunkGrace) {
+        Duration sweepEvery) {
 
     public VolumeConfig {
         if (segmentBytes < 1 << 20 || maxPendingWalBytes < 2 * segmentBytes || keptWalBytes < 0 || uploadParallelism < 1
-                || cacheBytes < 0 || checkpointEvery < 1 || chunkGrace.isNegative()) {
+                || cacheBytes < 0 || checkpointEvery < 1 || sweepEvery.isNegative()) {
             throw new IllegalArgumentException("invalid volume configuration: segmentBytes >= 1 MiB, maxPendingWalBytes >= 2 segments, "
-                    + "keptWalBytes >= 0, uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, chunkGrace >= 0: " + this);
+                    + "keptWalBytes >= 0, uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, sweepEvery >= 0: " + this);
         }
     }
 
@@ -39,38 +39,38 @@ public record VolumeConfig(
     }
 
     public VolumeConfig withSegmentBytes(long v) {
-        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
     }
 
     public VolumeConfig withSealAfter(Duration v) {
-        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
     }
 
     public VolumeConfig withMaxPendingWalBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, v, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, v, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
     }
 
     public VolumeConfig withKeptWalBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
     }
 
     public VolumeConfig withBackpressureTimeout(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
     }
 
     public VolumeConfig withUploadParallelism(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, sweepEvery);
     }
 
     public VolumeConfig withCacheBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, sweepEvery);
     }
 
-    public VolumeConfig withChunkGrace(Duration v) {
+    public VolumeConfig withSweepEvery(Duration v) {
         return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v);
     }
 
     public VolumeConfig withCheckpointEvery(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, chunkGrace);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, sweepEvery);
     }
 }

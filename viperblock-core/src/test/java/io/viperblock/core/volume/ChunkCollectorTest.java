@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The chunk collector: chunks the map no longer names leave the store, at the second checkpoint
- * that finds them so and not before their grace; nothing the map names ever goes; a writer taken
- * over deletes nothing; a failed delete is tried again.
+ * The chunk collector: chunks the map no longer names leave the store at the first look that
+ * finds them so, once every read that began before that look has ended, and not before; nothing
+ * the map names ever goes; a writer taken over deletes nothing; a failed delete is tried again.
  */
 class ChunkCollectorTest {
     private static final int REGION = 1 << 20; // 256 blocks: one chunk
@@ -35,9 +35,9 @@ class ChunkCollectorTest {
     Path tmp;
 
     /** Only a drain consolidates, the active segment never fills, and each delta is followed by a checkpoint. */
-    private static VolumeConfig config(Duration grace) {
+    private static VolumeConfig config(Duration sweepEvery) {
         return VolumeConfig.defaults().withSegmentBytes(8 << 20).withMaxPendingWalBytes(32 << 20).withSealAfter(Duration.ofHours(1))
-                .withCheckpointEvery(1).withCacheBytes(1 << 20).withUploadParallelism(2).withChunkGrace(grace);
+                .withCheckpointEvery(1).withCacheBytes(1 << 20).withUploadParallelism(2).withSweepEvery(sweepEvery);
     }
 
     private static List<Long> chunkSeqs(ObjectStore store, String volume) throws Exception {
@@ -71,7 +71,7 @@ class ChunkCollectorTest {
     }
 
     @Test
-    void overwrittenChunksLeaveTheStoreAtTheSecondCheckpointThatFindsThem() throws Exception {
+    void overwrittenChunksLeaveTheStoreAtTheCheckpointThatFindsThem() throws Exception {
         long seed = Long.getLong("vb.seed", System.nanoTime());
         System.out.println("overwrittenChunksLeaveTheStore: seed=" + seed + " (rerun with -Dvb.seed=" + seed + ")");
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -89,12 +89,11 @@ class ChunkCollectorTest {
                 rnd.nextBytes(last);
                 v.write(0, last, false);
                 v.drain(); // one segment, one chunk of the region's 256 blocks, one delta, one checkpoint
-                awaitDeleted(v, Math.max(0, round - 2), "round " + round);
+                // the chunk this round's replaced was found unreferenced by this round's sweep, and
+                // deleted, as no read was in flight; only the chunk the map names is left
+                awaitDeleted(v, round - 1, "round " + round);
                 List<Long> seqs = chunkSeqs(store, "v");
-                // the chunk named by the map (the newest) and the one it replaced, found unreferenced
-                // by this round's sweep; every older one was deleted by this sweep
-                int expected = round == 1 ? 1 : 2;
-                assertEquals(expected + 1, seqs.size(), "round " + round + ": chunks in the store " + seqs + " (one is the other region's)");
+                assertEquals(2, seqs.size(), "round " + round + ": chunks in the store " + seqs + " (one is the other region's)");
                 assertArrayEquals(last, v.read(0, REGION), "round " + round);
                 assertArrayEquals(kept, v.read(REGION, REGION), "round " + round + ": the region written once");
             }
@@ -110,7 +109,8 @@ class ChunkCollectorTest {
     @Test
     void garbageFromBeforeARestartGoesWithoutACheckpoint() throws Exception {
         ObjectStore store = new MemoryStore();
-        VolumeConfig noCheckpoints = config(Duration.ZERO).withCheckpointEvery(1000);
+        // the first consolidation of each run looks; no other does
+        VolumeConfig noCheckpoints = config(Duration.ofHours(1)).withCheckpointEvery(1000);
         byte[] data = new byte[REGION];
         for (int run = 1; run <= 2; run++) {
             VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, noCheckpoints);
@@ -125,7 +125,7 @@ class ChunkCollectorTest {
                 }
                 assertEquals(0, v.stats().checkpoints());
                 if (run == 2) {
-                    // the first look of this process noted the two chunks of the first run, the second deleted them
+                    // the first look of this process found the two chunks of the first run, and deleted them
                     awaitDeleted(v, 2, "the first run's chunks");
                     assertEquals(2, chunkSeqs(store, "v").size(), "this run's two chunks: the map's and the one it replaced");
                 }
@@ -135,25 +135,30 @@ class ChunkCollectorTest {
     }
 
     @Test
-    void nothingIsDeletedWithinItsGrace() throws Exception {
-        ObjectStore store = new MemoryStore();
-        VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, config(Duration.ofHours(1)));
-        mgr.create("v", REGION);
-        byte[] data = new byte[REGION];
-        try (Volume v = mgr.open("v")) {
-            for (int round = 1; round <= 5; round++) {
-                data[round] = (byte) round;
-                v.write(0, data, false);
-                v.drain();
-            }
-            assertEquals(0, v.stats().chunksDeleted());
-            assertEquals(5, chunkSeqs(store, "v").size());
-            assertArrayEquals(data, v.read(0, REGION));
+    void aChunkStaysUntilTheReadsThatBeganBeforeItWasFoundHaveEnded() throws Exception {
+        VolumeKeys keys = new VolumeKeys("v");
+        MemoryStore store = withChunks(keys, 8);
+        Lease lease = Lease.acquire(store, keys, "node-a", false, false);
+        ReadGate reads = new ReadGate();
+        try (ChunkCollector c = new ChunkCollector(store, keys, reads)) {
+            List<Long> gone = java.util.Collections.synchronizedList(new ArrayList<>());
+            long early = reads.enter(); // a read that may have planned against a map naming chunks 1 to 3
+            assertEquals(0, c.sweep(seq -> seq >= 4, 10, lease, gone::add), "a read that began before the sweep is in flight");
+            long late = reads.enter(); // began after the map let 1 to 3 go: it cannot name them
+            reads.exit(early);
+            // chunks 5 to 8 are let go now, while the late read is in flight: they wait for it
+            assertEquals(3, c.sweep(seq -> seq == 4, 10, lease, gone::add), "1 to 3: the read that began before they were found has ended");
+            assertTrue(c.awaitDeletes(Duration.ofSeconds(10)));
+            assertEquals(List.of(1L, 2L, 3L), gone.stream().sorted().toList());
+            reads.exit(late);
+            assertEquals(4, c.sweep(seq -> seq == 4, 10, lease, gone::add), "5 to 8, now that the late read has ended");
+            assertTrue(c.awaitDeletes(Duration.ofSeconds(10)));
+            assertEquals(List.of(4L), chunkSeqs(store, "v"));
         }
     }
 
     @Test
-    void aReadWhoseChunkIsCollectedMeanwhilePlansAgain() throws Exception {
+    void aChunkARunningReadPlannedStaysUntilItEnds() throws Exception {
         FaultyStore store = new FaultyStore(new MemoryStore(), 1);
         VolumeManager mgr = new VolumeManager(store, tmp.resolve("data"), NioFs.INSTANCE, config(Duration.ZERO));
         mgr.create("v", REGION);
@@ -168,22 +173,26 @@ class ChunkCollectorTest {
             v.drain();
             v.dropCache();
             String first = new VolumeKeys("v").chunk(chunkSeqs(store, "v").get(0));
-            int[] collected = {0};
+            long[] deletedMeanwhile = {-1};
             // The read has planned to fetch chunk 'a' when, before its first fetch, 'a' is written
-            // over twice and drained each time: the second checkpoint deletes chunk 'a'.
+            // over twice and drained each time: each drain's checkpoint looks for garbage.
             store.beforeGet(key -> {
-                if (key.equals(first) && collected[0] == 0) {
+                if (key.equals(first) && deletedMeanwhile[0] < 0) {
                     v.write(0, b, false);
                     v.drain();
                     v.write(0, c, false);
                     v.drain();
-                    awaitDeleted(v, 1, "chunk 'a'");
-                    collected[0] = (int) v.stats().chunksDeleted();
+                    deletedMeanwhile[0] = v.stats().chunksDeleted();
                 }
             });
             byte[] got = v.read(0, REGION);
-            assertEquals(1, collected[0], "chunk 'a' was deleted under the read");
-            assertArrayEquals(c, got, "the read planned again and found what replaced the deleted chunk");
+            assertEquals(0, deletedMeanwhile[0], "no chunk was deleted while the read that began before was in flight");
+            assertArrayEquals(a, got, "the read found the chunk it planned");
+            assertArrayEquals(c, v.read(0, REGION));
+            v.write(0, a, false);
+            v.drain(); // this look finds 'a', 'b' and 'c' unnamed, with no read in flight
+            awaitDeleted(v, 3, "chunks 'a', 'b' and 'c'");
+            assertArrayEquals(a, v.read(0, REGION));
         }
     }
 
@@ -196,11 +205,10 @@ class ChunkCollectorTest {
         mem.put(keys.chunkPrefix() + "notes", ByteBuffer.wrap(new byte[] {1}));
         Set<Long> named = Set.of(3L, 5L);
         Lease lease = Lease.acquire(store, keys, "node-a", false, false);
-        try (ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO)) {
+        try (ChunkCollector c = new ChunkCollector(store, keys, new ReadGate())) {
             List<Long> gone = java.util.Collections.synchronizedList(new ArrayList<>());
-            assertEquals(0, c.sweep(named::contains, 7, lease, gone::add), "the first sweep only notes what it finds");
             store.failDeletesOf(keys.chunk(4).substring(keys.chunkPrefix().length()));
-            assertEquals(4, c.sweep(named::contains, 7, lease, gone::add), "chunks 1, 2, 4 and 6 are due");
+            assertEquals(4, c.sweep(named::contains, 7, lease, gone::add), "chunks 1, 2, 4 and 6 are due: no read is in flight");
             assertTrue(c.awaitDeletes(Duration.ofSeconds(10)));
             assertEquals(new TreeSet<>(List.of(1L, 2L, 6L)), new TreeSet<>(gone), "4's delete failed");
             assertEquals(1, c.failed.sum());
@@ -230,8 +238,7 @@ class ChunkCollectorTest {
                 throw new java.io.InterruptedIOException("delete interrupted");
             }
         });
-        ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO);
-        c.sweep(seq -> false, 1000, lease, seq -> {});
+        ChunkCollector c = new ChunkCollector(store, keys, new ReadGate());
         assertEquals(100, c.sweep(seq -> false, 1000, lease, seq -> {}));
         long started = System.nanoTime();
         c.close();
@@ -252,9 +259,8 @@ class ChunkCollectorTest {
         VolumeKeys keys = new VolumeKeys("v");
         MemoryStore store = withChunks(keys, 4);
         Lease a = Lease.acquire(store, keys, "node-a", false, false);
-        try (ChunkCollector c = new ChunkCollector(store, keys, Duration.ZERO)) {
+        try (ChunkCollector c = new ChunkCollector(store, keys, new ReadGate())) {
             List<Long> gone = java.util.Collections.synchronizedList(new ArrayList<>());
-            assertEquals(0, c.sweep(seq -> seq == 4, 10, a, gone::add));
             // node B takes the volume over; its map may still name what A's newer deltas let go
             Lease.acquire(store, keys, "node-b", false, true);
             assertThrows(VolumeFencedException.class, () -> c.sweep(seq -> seq == 4, 10, a, gone::add));

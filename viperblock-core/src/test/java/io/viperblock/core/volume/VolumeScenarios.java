@@ -31,7 +31,7 @@ public final class VolumeScenarios {
     /** Small segments and frequent checkpoints, so a short run exercises consolidation and recovery. */
     public static VolumeConfig smallConfig() {
         return VolumeConfig.defaults().withSegmentBytes(1 << 20).withMaxPendingWalBytes(4 << 20).withKeptWalBytes(4 << 20).withSealAfter(Duration.ofMillis(20))
-                .withCheckpointEvery(3).withCacheBytes(1 << 20).withUploadParallelism(2).withChunkGrace(Duration.ZERO);
+                .withCheckpointEvery(3).withCacheBytes(1 << 20).withUploadParallelism(2).withSweepEvery(Duration.ZERO);
     }
 
     /**
@@ -97,9 +97,9 @@ public final class VolumeScenarios {
             collected += v.stats().chunksDeleted();
             assertTrue(consolidations > 0 && checkpoints > 0, ctx + ": the run never consolidated (" + consolidations
                     + ") or checkpointed (" + checkpoints + ")");
-            // smallConfig has no grace, so the collector looks after every consolidation: chunks
-            // whose every block was written again are deleted at the second look that finds them
-            // so, while the model checks every read
+            // with smallConfig the collector looks after every consolidation: chunks whose every
+            // block was written again are deleted at the first look that finds them so, once the
+            // reads that began before it have ended, while the model checks every read
             assertTrue(collected > 0, ctx + ": no chunk was ever collected (" + checkpoints + " checkpoints)");
         } finally {
             v.close();
