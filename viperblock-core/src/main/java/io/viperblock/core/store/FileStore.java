@@ -242,6 +242,15 @@ public final class FileStore implements ObjectStore {
         }
     }
 
+    @Override
+    public boolean shared(String key) throws IOException {
+        try {
+            return fs.linkCount(path(key)) > 1;
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+    }
+
     /** Writes and forces a new temp file in the target's directory, creating that if needed. */
     private Path writeTemp(Path target, ByteBuffer data) throws IOException {
         Path dir = target.getParent();

@@ -180,6 +180,11 @@ public final class MeteredStore implements ObjectStore {
     }
 
     @Override
+    public boolean shared(String key) throws IOException {
+        return store.shared(key);
+    }
+
+    @Override
     public String describe() {
         return store.describe();
     }

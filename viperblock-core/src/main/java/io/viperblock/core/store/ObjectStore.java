@@ -109,6 +109,16 @@ public interface ObjectStore extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Whether the object {@code key} is a file that has another name besides its key (a file
+     * store's chunk that is a WAL segment still kept under its own name, see {@link #link}):
+     * deleting the object would then free no space. False for an absent object, and unless a store
+     * says otherwise.
+     */
+    default boolean shared(String key) throws IOException {
+        return false;
+    }
+
     @Override
     default void close() throws IOException {}
 }

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -39,7 +40,10 @@ import org.slf4j.LoggerFactory;
  * holder never saw, and must delete nothing; a takeover after the check changes nothing, as the
  * deltas that let those chunks go were stored before it. The chunks of a consolidation cut short,
  * and those a fenced writer stored, go the same way. A delete that fails is tried again at the
- * next sweep.
+ * next sweep. A {@link Recycler} may take a due chunk's file instead (the WAL's spares); a chunk
+ * whose file still has another name, the WAL segment it was made from, waits for a later sweep
+ * rather than being deleted, as deleting it would free nothing and the WAL can take the file once
+ * its own name goes.
  *
  * <p>Snapshots and clones, when they come, will name chunks too; a sweep must then keep every
  * chunk any of them names.
@@ -53,6 +57,8 @@ final class ChunkCollector implements AutoCloseable {
     private static final int BATCH = 256;
     /** How long a sweep waits for the reads that began before it (reads of local files take microseconds). */
     private static final long READS_WAIT_NANOS = 50_000_000L;
+    /** How long a chunk the recycler did not take waits for its file's other name to go (see {@link #waitsForItsOtherName}). */
+    private static final long SHARED_WAIT_NANOS = 600_000_000_000L;
 
     private final ObjectStore store;
     private final VolumeKeys keys;
@@ -60,8 +66,10 @@ final class ChunkCollector implements AutoCloseable {
     private final ExecutorService deleter;
     /** Chunks an earlier sweep found unreferenced, not yet due: sequence number -> the read epoch they wait for ({@link ReadGate}). */
     private Map<Long, Long> unreferenced = new HashMap<>();
-    /** Chunks whose delete failed: due again at the next sweep. */
+    /** Chunks whose delete failed, or that wait for their file's other name to go: due again at the next sweep. */
     private final Queue<Long> retry = new ConcurrentLinkedQueue<>();
+    /** Chunks that wait for their file's other name to go, since when (System.nanoTime). */
+    private final Map<Long, Long> sharedSince = new ConcurrentHashMap<>();
     private Future<?> deleting;
     /** Set by {@link #close}: deletes not yet begun are left to the next open's sweeps. */
     private volatile boolean closing;
@@ -138,11 +146,17 @@ final class ChunkCollector implements AutoCloseable {
             List<Long> batch = new ArrayList<>(due.subList(from, Math.min(due.size(), from + BATCH)));
             batch.removeIf(seq -> {
                 if (recycled(seq)) {
+                    sharedSince.remove(seq);
                     gone.accept(seq);
                     deleted.increment();
                     recycled.increment();
                     return true;
                 }
+                if (waitsForItsOtherName(seq)) {
+                    retry.add(seq);
+                    return true;
+                }
+                sharedSince.remove(seq);
                 return false;
             });
             List<String> batchKeys = new ArrayList<>(batch.size());
@@ -182,6 +196,25 @@ final class ChunkCollector implements AutoCloseable {
             log.warn("volume {}: taking chunk {} for reuse failed, deleting it instead: {}", keys.volume(), keys.chunk(seq), e.toString());
             return false;
         }
+    }
+
+    /**
+     * Whether a chunk the recycler did not take stays until a later sweep: its file still has
+     * another name (the WAL segment it was made from, kept to serve reads: ObjectStore.shared),
+     * so deleting the chunk would free no space, and once that name goes the WAL can take the file
+     * back as a spare. A chunk waits so for at most {@link #SHARED_WAIT_NANOS} (10 min), in case
+     * the other name is not the WAL's.
+     */
+    private boolean waitsForItsOtherName(long seq) {
+        try {
+            if (!store.shared(keys.chunk(seq))) {
+                return false;
+            }
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        long now = System.nanoTime();
+        return now - sharedSince.computeIfAbsent(seq, s -> now) < SHARED_WAIT_NANOS;
     }
 
     /** Waits until the chunks handed over so far are deleted, or their deletes failed (tests). */

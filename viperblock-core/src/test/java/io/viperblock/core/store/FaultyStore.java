@@ -144,6 +144,11 @@ public final class FaultyStore implements ObjectStore {
         return delegate.moveTo(key, target, minBytes);
     }
 
+    @Override
+    public boolean shared(String key) throws IOException {
+        return delegate.shared(key);
+    }
+
     /** The delete hook, then the injected faults: a move out of the store is a delete. */
     private void beforeDelete(String op, String key) throws IOException {
         Hook hook = deleteHook;

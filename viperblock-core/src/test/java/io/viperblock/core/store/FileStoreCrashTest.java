@@ -218,6 +218,9 @@ class FileStoreCrashTest {
         assertTrue(store.link("v/chunks/4", seg));
         assertFalse(store.moveTo("v/chunks/4", wal.resolve("4.spare"), 0), "a file with another name is not taken");
         assertTrue(store.head("v/chunks/4").isPresent());
+        assertTrue(store.shared("v/chunks/4"), "its file has the segment's name too");
+        assertFalse(store.shared("v/chunks/1"));
+        assertFalse(store.shared("v/chunks/3"), "no such object");
 
         assertTrue(store.moveTo("v/chunks/1", wal.resolve("1.spare"), 4096));
         assertFalse(store.head("v/chunks/1").isPresent());
@@ -225,5 +228,9 @@ class FileStoreCrashTest {
         assertFalse(store.head("v/chunks/1").isPresent(), "the move is durable");
         assertEquals(8192, fs.size(wal.resolve("1.spare")));
         assertEquals(List.of("2", "4"), store.list("v/chunks/").stream().map(o -> o.key().substring("v/chunks/".length())).toList());
+
+        fs.delete(seg); // the WAL lets the segment's name go
+        assertFalse(store.shared("v/chunks/4"));
+        assertTrue(store.moveTo("v/chunks/4", wal.resolve("4.spare"), 0), "now the file has no other name");
     }
 }

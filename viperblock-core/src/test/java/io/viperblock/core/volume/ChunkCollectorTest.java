@@ -226,6 +226,40 @@ class ChunkCollectorTest {
     }
 
     @Test
+    void aChunkWhoseFileTheWalStillNamesWaitsForItThenComesBackAsASpare() throws Exception {
+        VolumeKeys keys = new VolumeKeys("v");
+        FileStore store = new FileStore(tmp.resolve("store"));
+        Path wal = java.nio.file.Files.createDirectories(tmp.resolve("wal"));
+        Path segment = wal.resolve("segment"); // a consolidated segment the WAL keeps to serve reads; its file is chunk 1
+        java.nio.file.Files.write(segment, new byte[8192]);
+        assertTrue(store.link(keys.chunk(1), segment));
+        Lease lease = Lease.acquire(store, keys, "node-a", false, false);
+        ChunkCollector.Recycler wantsSpares = (seq, key) -> {
+            try {
+                return store.moveTo(key, wal.resolve(seq + ".spare"), 0);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        try (ChunkCollector c = new ChunkCollector(store, keys, new ReadGate(), wantsSpares)) {
+            List<Long> gone = java.util.Collections.synchronizedList(new ArrayList<>());
+            for (int sweep = 1; sweep <= 2; sweep++) {
+                assertEquals(1, c.sweep(seq -> false, 10, lease, gone::add), "sweep " + sweep);
+                assertTrue(c.awaitDeletes(Duration.ofSeconds(10)));
+                assertEquals(List.of(1L), chunkSeqs(store, "v"), "sweep " + sweep + ": deleting it would free nothing");
+                assertEquals(List.of(), gone);
+            }
+            java.nio.file.Files.delete(segment); // the WAL lets the segment go
+            assertEquals(1, c.sweep(seq -> false, 10, lease, gone::add));
+            assertTrue(c.awaitDeletes(Duration.ofSeconds(10)));
+            assertEquals(List.of(1L), gone);
+            assertEquals(1, c.recycled.sum(), "the WAL took the file back");
+            assertEquals(8192, java.nio.file.Files.size(wal.resolve("1.spare")));
+            assertEquals(List.of(), chunkSeqs(store, "v"));
+        }
+    }
+
+    @Test
     void closeWaitsAFewSecondsThenLeavesTheRestToTheNextOpen() throws Exception {
         VolumeKeys keys = new VolumeKeys("v");
         MemoryStore mem = withChunks(keys, 100);
