@@ -494,27 +494,23 @@ public final class WalWriter implements AutoCloseable {
 
     private WalSegment newSegment(long firstSeq) throws IOException {
         Path path = dir.resolve(Formats.seqName(firstSeq) + ".wal");
-        FsFile file = reuseSpare(path);
-        boolean reused = file != null;
-        if (!reused) {
-            file = fs.createNew(path);
-        }
+        ByteBuffer header = new WalHeader(volumeId, firstSeq, epoch).encode();
+        FsFile file = reuseSpare(path, header);
         long written; // zeros are written ahead from here once a client flushes (writeAhead): a spare may be short
-        try {
-            ByteBuffer header = new WalHeader(volumeId, firstSeq, epoch).encode();
-            // a reused file's first page: whole (see PAGE); a new file's header alone, so that a
-            // crash while it is written leaves at most 64 bytes (WalReplay.interruptedCreation)
-            file.write(reused ? new ByteBuffer[] {header, ZEROS.slice(0, PAGE - WalHeader.LENGTH)} : new ByteBuffer[] {header}, 0);
-            file.force();
-            if (!reused) {
+        if (file == null) {
+            file = fs.createNew(path);
+            try {
+                // the header alone, so that a crash while it is written leaves at most 64 bytes (WalReplay.interruptedCreation)
+                file.write(new ByteBuffer[] {header}, 0);
+                file.force();
                 fs.syncDir(dir);
+            } catch (IOException e) {
+                file.close();
+                fs.delete(path);
+                throw NioFs.isOutOfSpace(e) ? new NoSpaceException("WAL disk full creating " + path + ": " + e.getMessage(), e) : e;
             }
-            written = Math.max(WalHeader.LENGTH, file.size());
-        } catch (IOException e) {
-            file.close();
-            fs.delete(path);
-            throw NioFs.isOutOfSpace(e) ? new NoSpaceException("WAL disk full creating " + path + ": " + e.getMessage(), e) : e;
         }
+        written = Math.max(WalHeader.LENGTH, file.size());
         WalSegment s = new WalSegment(fs, path, file, ++nextIndex, firstSeq, WalHeader.LENGTH);
         s.recycler(this::keepSpare);
         // it becomes the active segment
@@ -527,10 +523,15 @@ public final class WalWriter implements AutoCloseable {
     }
 
     /**
-     * A spare file renamed to {@code path} (the rename durable), open; null if there is none or
-     * it could not be taken (then it is deleted and a new file is created).
+     * A spare file made the segment at {@code path}, open; null if there is none or it could not
+     * be taken (then it is deleted and a new file is created). Its first page becomes the new
+     * header, then zeros (whole: see PAGE), forced while the file still has its spare's name, and
+     * only then is it renamed (the rename durable). So a file never has a segment's name without
+     * that segment's header durable at its start: a spare's old bytes there may be anything (an
+     * old segment's header, or the data of a copied chunk taken back from the store), and after a
+     * power loss such a last segment would look damaged, not interrupted.
      */
-    private FsFile reuseSpare(Path path) {
+    private FsFile reuseSpare(Path path, ByteBuffer header) {
         Path spare;
         synchronized (spares) {
             spare = spares.poll();
@@ -538,16 +539,29 @@ public final class WalWriter implements AutoCloseable {
         if (spare == null) {
             return null;
         }
+        FsFile file = null;
         try {
+            file = fs.open(spare);
+            file.write(new ByteBuffer[] {header.duplicate(), ZEROS.slice(0, PAGE - WalHeader.LENGTH)}, 0);
+            file.force();
             fs.rename(spare, path);
             fs.syncDir(dir);
-            return fs.open(path);
+            return file;
         } catch (IOException e) {
+            // a new file is created instead; what is left is removed at the next open
             try {
-                fs.delete(spare);
-                fs.delete(path);
+                if (file != null) {
+                    file.close();
+                }
             } catch (IOException ignored) {
-                // a new file is created instead; what is left is removed at the next open
+                // it is deleted next
+            }
+            for (Path p : List.of(spare, path)) { // the one not renamed yet, or the one renamed
+                try {
+                    fs.delete(p);
+                } catch (IOException ignored) {
+                    // not there, or left to the next open
+                }
             }
             return null;
         }
