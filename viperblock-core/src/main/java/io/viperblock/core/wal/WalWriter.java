@@ -233,6 +233,9 @@ public final class WalWriter implements AutoCloseable {
                 }
             }
         }
+        if (!spares.isEmpty()) {
+            fs.syncDir(dir); // their names durable before any is written to (reuseSpare)
+        }
         for (WalSegment s : recovered) {
             headerWithWholeLength(s);
             s.recycler(this::keepSpare);
@@ -529,7 +532,9 @@ public final class WalWriter implements AutoCloseable {
      * only then is it renamed (the rename durable). So a file never has a segment's name without
      * that segment's header durable at its start: a spare's old bytes there may be anything (an
      * old segment's header, or the data of a copied chunk taken back from the store), and after a
-     * power loss such a last segment would look damaged, not interrupted.
+     * power loss such a last segment would look damaged, not interrupted. Every spare's own name is
+     * durable before it is in the pool (keepSpare, recycle, the open), so the header never lands
+     * in a file that a power loss could give back its old segment's name.
      */
     private FsFile reuseSpare(Path path, ByteBuffer header) {
         Path spare;
@@ -654,7 +659,11 @@ public final class WalWriter implements AutoCloseable {
             }
             Path spare = dir.resolve(Formats.seqName(seg.firstSeq()) + SPARE_SUFFIX);
             try {
-                fs.rename(seg.path(), spare); // no directory sync: see WalSegment.closeAndDelete
+                fs.rename(seg.path(), spare);
+                // Durable before the file can be written to (reuseSpare): else a power loss could
+                // bring back the segment's name on a file whose first page is a newer segment's
+                // header, which replay would take for a damaged segment.
+                fs.syncDir(dir);
             } catch (IOException e) {
                 return false;
             }

@@ -27,28 +27,43 @@ import org.junit.jupiter.api.Test;
  */
 class WalSpareCrashTest {
     private static final long SEGMENT = 1 << 20;
+    private static final Path DIR = Path.of("/vol/wal");
+
+    private final UUID id = UUID.randomUUID();
+
+    /** Replays the WAL after the crash, or fails naming the cut; the seqs of the records it finds. */
+    private List<Long> replay(CrashFs fs, long coveredSeq, String ctx) {
+        List<Long> seqs = new ArrayList<>();
+        try {
+            WalReplay.Result r = WalReplay.replay(fs, DIR, id, coveredSeq, (segment, type, seq, firstBlock, count, payloadOffset) -> seqs.add(seq));
+            for (WalSegment s : r.segments()) {
+                s.close();
+            }
+        } catch (IOException e) {
+            throw new AssertionError(ctx + ": the WAL does not open: " + e.getMessage(), e);
+        }
+        return seqs;
+    }
 
     @Test
     void aPowerCutAtAnyStepOfTakingASpareLeavesAWalThatOpens() throws IOException {
         SplittableRandom rnd = new SplittableRandom(82912109432768L);
-        Path dir = Path.of("/vol/wal");
-        UUID id = UUID.randomUUID();
         boolean finished = false;
         for (int cut = 0; !finished; cut++) {
             CrashFs fs = new CrashFs();
-            fs.createDirectories(dir);
+            fs.createDirectories(DIR);
             byte[] chunk = new byte[(int) SEGMENT];
             rnd.nextBytes(chunk);
-            try (FsFile f = fs.createNew(dir.resolve(Formats.seqName(7) + WalWriter.SPARE_SUFFIX))) {
+            try (FsFile f = fs.createNew(DIR.resolve(Formats.seqName(7) + WalWriter.SPARE_SUFFIX))) {
                 f.write(new ByteBuffer[] {ByteBuffer.wrap(chunk)}, 0);
                 f.force();
             }
-            fs.syncDir(dir);
+            fs.syncDir(DIR);
 
             fs.powerCutAfter(cut);
             try {
                 // the first segment takes the spare; one record, flushed
-                WalWriter wal = new WalWriter(fs, dir, id, 1, SEGMENT, new AtomicLong(100), List.of());
+                WalWriter wal = new WalWriter(fs, DIR, id, 1, SEGMENT, new AtomicLong(100), List.of());
                 wal.append(WalRecord.WRITE, 0, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
                 wal.sync();
                 finished = true;
@@ -59,23 +74,57 @@ class WalSpareCrashTest {
             fs.crash(CrashFs.Mode.STRICT, rnd);
             fs.powerCutAfter(-1);
 
-            List<Long> seqs = new ArrayList<>();
             String ctx = "power cut after " + cut + " operations" + (finished ? " (none: the flush finished)" : "");
-            WalReplay.Result r;
-            try {
-                r = WalReplay.replay(fs, dir, id, 0, (segment, type, seq, firstBlock, count, payloadOffset) -> seqs.add(seq));
-            } catch (IOException e) {
-                throw new AssertionError(ctx + ": the WAL does not open: " + e.getMessage(), e);
-            }
+            List<Long> seqs = replay(fs, 0, ctx);
             if (finished) {
                 assertEquals(List.of(100L), seqs, ctx + ": the flushed record");
             } else {
                 assertTrue(seqs.isEmpty() || seqs.equals(List.of(100L)), ctx + ": " + seqs);
             }
-            for (WalSegment s : r.segments()) {
-                s.close();
-            }
             assertTrue(cut < 200, "the open and the flush never finished");
+        }
+    }
+
+    /**
+     * The same for the WAL's own spare: a consolidated segment's file, renamed to a spare's name
+     * when it is let go, then taken by the next segment. (This passes with and without the
+     * directory sync that makes the spare's name durable, as replay skips a covered segment's name
+     * whatever its header says; the power-loss campaign's failure that sync mends, seed
+     * 83833794822499, is not reproduced here.)
+     */
+    @Test
+    void aPowerCutAtAnyStepOfReusingASegmentsFileLeavesAWalThatOpens() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(83833794822499L);
+        boolean finished = false;
+        for (int cut = 0; !finished; cut++) {
+            CrashFs fs = new CrashFs();
+            fs.createDirectories(DIR);
+            WalWriter wal = new WalWriter(fs, DIR, id, 1, SEGMENT, new AtomicLong(100), List.of());
+            wal.append(WalRecord.WRITE, 0, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+            wal.sync();
+            WalSegment first = wal.sealActive(); // seq 100; the map covers it once it is retired
+            wal.retire(first); // its file becomes a spare
+            fs.powerCutAfter(cut);
+            try {
+                wal.append(WalRecord.WRITE, 1, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                wal.sync();
+                wal.sealActive(); // the next segment takes the spare
+                wal.append(WalRecord.WRITE, 2, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                wal.sync();
+                finished = true;
+            } catch (IOException | UncheckedIOException e) {
+                // the power went
+            }
+            wal.abandon();
+            fs.crash(CrashFs.Mode.STRICT, rnd);
+            fs.powerCutAfter(-1);
+
+            String ctx = "power cut after " + cut + " operations" + (finished ? " (none: every flush finished)" : "");
+            List<Long> seqs = replay(fs, 100, ctx);
+            if (finished) {
+                assertEquals(List.of(101L, 102L), seqs, ctx);
+            }
+            assertTrue(cut < 200, "the flushes never finished");
         }
     }
 }
