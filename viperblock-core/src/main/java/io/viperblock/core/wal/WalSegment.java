@@ -198,8 +198,9 @@ public final class WalSegment {
         if (!reusable) {
             fs.dropCached(path); // the chunk lives on, but reads of it are rare from now on (PageCache)
         }
-        // No directory sync: a deleted (or renamed) segment that reappears after a power loss
-        // holds only records at or below the map's covered sequence, which replay skips.
+        // No directory sync for a delete: a deleted segment that reappears after a power loss
+        // holds only records at or below the map's covered sequence, which replay skips. (A
+        // segment kept as a spare is renamed with a sync: WalWriter.keepSpare.)
         Recycler r = recycler;
         if (!reusable || r == null || !r.take(this)) {
             fs.delete(path);
