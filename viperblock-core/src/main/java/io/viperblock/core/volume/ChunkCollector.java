@@ -40,10 +40,11 @@ import org.slf4j.LoggerFactory;
  * holder never saw, and must delete nothing; a takeover after the check changes nothing, as the
  * deltas that let those chunks go were stored before it. The chunks of a consolidation cut short,
  * and those a fenced writer stored, go the same way. A delete that fails is tried again at the
- * next sweep. A {@link Recycler} may take a due chunk's file instead (the WAL's spares); a chunk
- * whose file still has another name, the WAL segment it was made from, waits for a later sweep
- * rather than being deleted, as deleting it would free nothing and the WAL can take the file once
- * its own name goes.
+ * next sweep. A {@link Recycler} may take a due chunk's file instead (the WAL's spares: it first
+ * has the WAL let go of the segment the chunk was made from, if the WAL still keeps it); a chunk
+ * whose file still has another name, that WAL segment (a read in flight still holds it), waits
+ * for a later sweep rather than being deleted, as deleting it would free nothing and the WAL can
+ * take the file once its own name goes.
  *
  * <p>Snapshots and clones, when they come, will name chunks too; a sweep must then keep every
  * chunk any of them names.
@@ -200,7 +201,7 @@ final class ChunkCollector implements AutoCloseable {
 
     /**
      * Whether a chunk the recycler did not take stays until a later sweep: its file still has
-     * another name (the WAL segment it was made from, kept to serve reads: ObjectStore.shared),
+     * another name (the WAL segment it was made from, still held by a read: ObjectStore.shared),
      * so deleting the chunk would free no space, and once that name goes the WAL can take the file
      * back as a spare. A chunk waits so for at most {@link #SHARED_WAIT_NANOS} (10 min), in case
      * the other name is not the WAL's.

@@ -106,9 +106,21 @@ final class Consolidator implements AutoCloseable {
         this.chunkBuffers = new java.util.concurrent.ArrayBlockingQueue<>(config.uploadParallelism() + 1);
         this.thread = Thread.ofPlatform().daemon().name("vb-consolidate-" + keys.volume()).unstarted(this::loop);
         // a store that takes the WAL's files as chunks gives them back as spares once they are garbage
-        this.collector = new ChunkCollector(store, keys, volume.reads,
-                (seq, key) -> linking && wal.recycle(seq, (target, minBytes) -> store.moveTo(key, target, minBytes)));
+        this.collector = new ChunkCollector(store, keys, volume.reads, (seq, key) -> linking && takeBack(seq, key));
         this.lastSweep = System.nanoTime() - config.sweepEvery().toNanos();
+    }
+
+    /**
+     * A garbage chunk that may be a linked segment's file: the WAL lets the segment go if it still
+     * keeps it (it serves no read now), then takes the file as a spare if it wants one.
+     */
+    private boolean takeBack(long seq, String key) {
+        try {
+            wal.letGoOfChunk(seq);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return wal.recycle(seq, (target, minBytes) -> store.moveTo(key, target, minBytes));
     }
 
     void start() {
@@ -350,6 +362,7 @@ final class Consolidator implements AutoCloseable {
                     keys.volume(), store.describe());
             return false;
         }
+        seg.linkedAs(chunkSeq);
         chunks.add(new MapDelta.ChunkRef(chunkSeq, slots));
         entries.addAll(linked);
         chunksWritten.increment();

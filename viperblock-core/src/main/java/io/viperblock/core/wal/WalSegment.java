@@ -39,6 +39,8 @@ public final class WalSegment {
     }
 
     private volatile Recycler recycler;
+    /** The chunk this segment's file was linked as (Consolidator.link), or -1. */
+    private volatile long chunk = -1;
     private int refs;
     private boolean retired;
     private boolean closed;
@@ -94,6 +96,16 @@ public final class WalSegment {
         file.force();
         file.write(footer, offset);
         file.force();
+    }
+
+    /** Records that the file is also the store's chunk {@code chunkSeq} (its footer appended, the link made). */
+    public void linkedAs(long chunkSeq) {
+        chunk = chunkSeq;
+    }
+
+    /** The chunk this segment's file is also (see {@link #linkedAs}), or -1. */
+    public long chunk() {
+        return chunk;
     }
 
     /** Whether the file holds more than the records (a chunk footer, or part of one): never reuse it. */

@@ -61,7 +61,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * serving reads of its blocks (in the page cache, as they were just written) until newer
  * consolidated segments pass {@code keepBytes}, or they would leave the disk less free room than
  * {@code keepRoom} ({@link #keepConsolidated}); a drain, a close, or a write that finds the disk
- * full lets them all go. Only then do its records leave the dirty index and its file go to the
+ * full lets them all go, and the chunk collector lets one go whose chunk is garbage
+ * ({@link #letGoOfChunk}). Only then do its records leave the dirty index and its file go to the
  * spares.
  *
  * <p>Failure: a failed write truncates the segment back to where the batch began and fails every
@@ -925,6 +926,35 @@ public final class WalWriter implements AutoCloseable {
             writeLock.unlock();
         }
         let(drop);
+    }
+
+    /**
+     * Lets the kept segment whose file is chunk {@code chunkSeq} ({@link WalSegment#linkedAs}) go
+     * now, not when newer segments push it out: that chunk is garbage, so no block's newest
+     * version is in the segment and it serves no read, while its name holds a file the WAL could
+     * take back as a spare ({@link #recycle}). False if no kept segment is that chunk.
+     */
+    public boolean letGoOfChunk(long chunkSeq) throws IOException {
+        WalSegment found = null;
+        writeLock.lock();
+        try {
+            for (java.util.Iterator<WalSegment> it = kept.iterator(); it.hasNext(); ) {
+                WalSegment s = it.next();
+                if (s.chunk() == chunkSeq) {
+                    it.remove();
+                    keptBytes -= s.size();
+                    found = s;
+                    break;
+                }
+            }
+        } finally {
+            writeLock.unlock();
+        }
+        if (found == null) {
+            return false;
+        }
+        let(List.of(found));
+        return true;
     }
 
     /** Bytes of consolidated segments still kept for reads. */

@@ -245,6 +245,38 @@ class LinkedChunksTest {
         assertClean(after);
     }
 
+    /**
+     * A consolidated segment kept to serve reads of its blocks whose chunk has become garbage is
+     * let go at once, and its file comes back as a spare (WalWriter.letGoOfChunk), instead of
+     * waiting for newer segments to push it out of the kept ones.
+     */
+    @Test
+    void aKeptSegmentWhoseChunkIsGarbageComesBackAsASpareAtOnce() throws Exception {
+        FileStore store = new FileStore(STORE, fs);
+        SplittableRandom r = Seeds.random("aKeptSegmentWhoseChunkIsGarbageComesBackAsASpareAtOnce");
+        VolumeConfig keepAll = CONFIG.withKeptWalBytes(1L << 30); // more than the test writes: no segment is pushed out
+        new VolumeManager(store, DATA, fs, keepAll).create("l", SIZE);
+        Volume v = new VolumeManager(store, DATA, fs, keepAll).open("l");
+        byte[] model = new byte[(int) SIZE];
+        int rounds = 0;
+        for (; rounds < 30 && v.stats().chunksRecycled() < 3; rounds++) {
+            for (int i = 0; i < 4; i++) { // the same 1 MiB each round: each round's chunks die in the next
+                byte[] data = Seeds.bytes(r, 256 << 10);
+                v.write((long) i << 18, data, false);
+                System.arraycopy(data, 0, model, i << 18, data.length);
+            }
+            await(() -> v.stats().pendingWalBytes() < 64 << 10, "the round is consolidated (no drain: it lets every kept segment go)");
+            Thread.sleep(20); // the collector deletes (and recycles) on a thread of its own
+        }
+        assertTrue(v.stats().chunksRecycled() >= 3, "kept segments whose chunks died were not taken as spares in " + rounds + " rounds: "
+                + v.stats());
+        assertTrue(v.stats().keptWalBytes() < (long) rounds << 20, "the kept segments of dead chunks were not let go: " + v.stats());
+        verify(v, model);
+        v.close();
+        reopenAndVerify(store, model);
+        assertClean(store);
+    }
+
     @Test
     void aStoreThatCannotLinkGetsCopiedChunks() throws Exception {
         MemoryStore store = new MemoryStore();
