@@ -31,8 +31,8 @@ public final class NbdStats {
         accepted.increment();
     }
 
-    void readerServed() {
-        servedByReader.increment();
+    void readerServed(int n) {
+        servedByReader.add(n);
     }
 
     void joinedReads(int n) {

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A request alone in flight (the client waits for its reply) is served by the connection's
- * reader itself; pipelined requests go to workers; with a remote store only a lone flush is.
+ * reader itself, and so are writes joined into one group commit; other pipelined requests go to
+ * workers; with a remote store only a lone flush is served by the reader.
  */
 class ReaderServesAloneTest {
     private static final int BLOCK = 4096;
@@ -39,7 +40,7 @@ class ReaderServesAloneTest {
         }
 
         @Test
-        void pipelinedRequestsGoToWorkers() throws Exception {
+        void pipelinedReadsGoToWorkersAndJoinedWritesToTheReader() throws Exception {
             SplittableRandom rnd = new SplittableRandom(2);
             byte[][] data = new byte[12][BLOCK]; // 12 writes and their headers: one write call from the client's buffer
             try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
@@ -51,8 +52,10 @@ class ReaderServesAloneTest {
                     c.receive().ok(); // the client refuses a reply to a request it did not send
                 }
                 long byReader = nbd.server().stats().servedByReader();
-                // the reader finds the next request already read for all but the last of each read call
-                assertTrue(byReader <= 2, byReader + " of 12 pipelined writes served by the reader");
+                long joined = nbd.server().stats().joinedWrites();
+                // the reader finds the next write already read whole for all but the last of each read call
+                assertTrue(joined >= 10, joined + " of 12 pipelined writes joined");
+                assertTrue(byReader >= joined, byReader + " of 12 pipelined writes served by the reader, " + joined + " joined");
 
                 Map<Long, Integer> blockOf = new HashMap<>();
                 for (int i = 0; i < data.length; i++) {
@@ -84,6 +87,26 @@ class ReaderServesAloneTest {
                 c.flush();
             }
             assertEquals(1, nbd.server().stats().servedByReader(), "the flush only: a read may wait on the network");
+        }
+
+        @Test
+        void joinedWritesGoToAWorker() throws Exception {
+            SplittableRandom rnd = new SplittableRandom(4);
+            byte[][] data = new byte[12][BLOCK];
+            try (TestNbdClient c = TestNbdClient.connect(nbd.address(), "v", true)) {
+                for (int i = 0; i < data.length; i++) {
+                    rnd.nextBytes(data[i]);
+                    c.sendLater(Nbd.CMD_WRITE, 0, (long) i * BLOCK, BLOCK, data[i]);
+                }
+                for (int i = 0; i < data.length; i++) {
+                    c.receive().ok();
+                }
+                for (int i = 0; i < data.length; i++) {
+                    assertArrayEquals(data[i], c.read((long) i * BLOCK, BLOCK), "block " + i);
+                }
+            }
+            assertTrue(nbd.server().stats().joinedWrites() >= 10, nbd.server().stats().joinedWrites() + " of 12 pipelined writes joined");
+            assertEquals(0, nbd.server().stats().servedByReader(), "a write may wait on a read-modify-write that reads from the network");
         }
     }
 }
