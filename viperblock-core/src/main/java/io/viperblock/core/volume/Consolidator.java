@@ -254,8 +254,10 @@ final class Consolidator implements AutoCloseable {
         ChunkBuilder builder = null;
         long chunkSeq = 0;
         int[] crcs = recs.blockCrcs(); // computed as the writes came in; null after a replay
+        boolean linked = false;
         try {
             if (linking && crcs != null && link(seg, recs, runs, crcs, chunks, entries)) {
+                linked = true;
                 runs.clear(); // the segment's file is the chunk: nothing to copy
             }
             for (long[] run : runs) {
@@ -296,6 +298,12 @@ final class Consolidator implements AutoCloseable {
         MapDelta delta = new MapDelta(deltaSeq, map.lastDeltaSeq(), seg.lastSeq(), epoch, chunks, entries);
         store.put(keys.delta(deltaSeq), delta.encode());
         volume.applyConsolidated(delta);
+        if (linked) {
+            // the map names the segment's file as this chunk (not so after a failed delta: the
+            // chunk linked then is an orphan, and the retry copies), so the WAL may let the
+            // segment go once the chunk is garbage (WalWriter.letGoOfChunk)
+            seg.linkedAs(chunks.get(0).chunkSeq());
+        }
         // Only now may the segment go: the delta covering it is durable. (Its file still serves
         // reads of its blocks for a while: WalWriter.keepConsolidated.)
         wal.retire(seg);
@@ -362,7 +370,6 @@ final class Consolidator implements AutoCloseable {
                     keys.volume(), store.describe());
             return false;
         }
-        seg.linkedAs(chunkSeq);
         chunks.add(new MapDelta.ChunkRef(chunkSeq, slots));
         entries.addAll(linked);
         chunksWritten.increment();

@@ -98,7 +98,7 @@ public final class WalSegment {
         file.force();
     }
 
-    /** Records that the file is also the store's chunk {@code chunkSeq} (its footer appended, the link made). */
+    /** Records that the file is also the store's chunk {@code chunkSeq}, which a durable map delta names. */
     public void linkedAs(long chunkSeq) {
         chunk = chunkSeq;
     }

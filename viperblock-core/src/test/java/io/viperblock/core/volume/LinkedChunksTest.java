@@ -277,6 +277,43 @@ class LinkedChunksTest {
         assertClean(store);
     }
 
+    /**
+     * A segment linked at an attempt whose delta failed, then copied at the next attempt, is kept
+     * to serve reads of blocks the copies hold; the chunk linked first is an orphan, and its
+     * collection must not let that segment go (WalWriter.letGoOfChunk is for the chunk the map named).
+     */
+    @Test
+    void theOrphanOfAFailedDeltaDoesNotLetItsKeptSegmentGo() throws Exception {
+        FaultyStore store = new FaultyStore(new FileStore(STORE, fs), 1);
+        VolumeConfig keepAll = CONFIG.withKeptWalBytes(1L << 30);
+        new VolumeManager(store, DATA, fs, keepAll).create("l", SIZE);
+        SplittableRandom r = Seeds.random("theOrphanOfAFailedDeltaDoesNotLetItsKeptSegmentGo");
+        AtomicBoolean deltasFail = new AtomicBoolean(true);
+        store.beforePut(key -> {
+            if (deltasFail.get() && key.endsWith(Formats.DELTA_SUFFIX)) {
+                throw new IOException("injected: delta refused");
+            }
+        });
+        Volume v = new VolumeManager(store, DATA, fs, keepAll).open("l");
+        byte[] data = Seeds.bytes(r, 512 << 10); // half a segment: one segment, linked at the first attempt
+        v.write(0, data, false);
+        await(() -> v.stats().consolidationFailures() > 0, "no consolidation failed");
+        deltasFail.set(false);
+        await(() -> v.stats().pendingWalBytes() < 64 << 10, "the segment is consolidated (copied) at last");
+        assertTrue(v.stats().chunksLinked() > 0, "the first attempt did not link: " + v.stats());
+        for (int i = 0; i < 3; i++) { // more consolidations, each followed by a sweep that finds the orphan garbage
+            long before = v.stats().consolidations();
+            v.write((8L << 20) + i * 4096L, Seeds.bytes(r, 4096), false);
+            await(() -> v.stats().consolidations() > before, "write " + i + " is consolidated");
+            Thread.sleep(50); // the collector's own thread offers the orphan to the WAL
+        }
+        long walReads = v.stats().walBlockReads();
+        assertArrayEquals(data, v.read(0, data.length));
+        assertEquals(128, v.stats().walBlockReads() - walReads, "the kept segment no longer serves its blocks: " + v.stats());
+        v.close();
+        assertClean(store);
+    }
+
     @Test
     void aStoreThatCannotLinkGetsCopiedChunks() throws Exception {
         MemoryStore store = new MemoryStore();
