@@ -254,12 +254,11 @@ final class Consolidator implements AutoCloseable {
         ChunkBuilder builder = null;
         long chunkSeq = 0;
         int[] crcs = recs.blockCrcs(); // computed as the writes came in; null after a replay
-        boolean linked = false;
+        long linkedAs = linking && crcs != null ? link(seg, recs, runs, crcs, chunks, entries) : -1;
+        if (linkedAs >= 0) {
+            runs.clear(); // the segment's file is the chunk: nothing to copy
+        }
         try {
-            if (linking && crcs != null && link(seg, recs, runs, crcs, chunks, entries)) {
-                linked = true;
-                runs.clear(); // the segment's file is the chunk: nothing to copy
-            }
             for (long[] run : runs) {
                 if (run[3] == ExtentMap.ZERO) {
                     entries.add(MapDelta.Entry.hole(run[0], run[1]));
@@ -298,11 +297,11 @@ final class Consolidator implements AutoCloseable {
         MapDelta delta = new MapDelta(deltaSeq, map.lastDeltaSeq(), seg.lastSeq(), epoch, chunks, entries);
         store.put(keys.delta(deltaSeq), delta.encode());
         volume.applyConsolidated(delta);
-        if (linked) {
+        if (linkedAs >= 0) {
             // the map names the segment's file as this chunk (not so after a failed delta: the
             // chunk linked then is an orphan, and the retry copies), so the WAL may let the
             // segment go once the chunk is garbage (WalWriter.letGoOfChunk)
-            seg.linkedAs(chunks.get(0).chunkSeq());
+            seg.linkedAs(linkedAs);
         }
         // Only now may the segment go: the delta covering it is durable. (Its file still serves
         // reads of its blocks for a while: WalWriter.keepConsolidated.)
@@ -326,17 +325,17 @@ final class Consolidator implements AutoCloseable {
      * version-2 footer naming the live blocks where they lie in the segment is appended to the
      * file (FORMATS.md, "Chunk"), and the file is linked under the chunk's key. So a block is
      * written to the disk once, into the WAL, instead of a second time into a chunk. Fills
-     * {@code chunks} and {@code entries} and returns true; returns false, changing neither, for the
-     * caller to copy the blocks instead: a store that cannot link (then never tried again), a
+     * {@code chunks} and {@code entries} and returns the chunk's sequence number; returns -1,
+     * changing neither, for the caller to copy the blocks instead: a store that cannot link (then never tried again), a
      * segment larger than a chunk may be, one without live data, or one that has a footer already
      * (an attempt that failed after it: that footer names a chunk already linked, which stays an
      * orphan for the collector, and must not change).
      */
-    private boolean link(WalSegment seg, RecordList recs, List<long[]> runs, int[] crcs, List<MapDelta.ChunkRef> chunks,
+    private long link(WalSegment seg, RecordList recs, List<long[]> runs, int[] crcs, List<MapDelta.ChunkRef> chunks,
             List<MapDelta.Entry> entries) throws IOException {
         long slotCount = (seg.size() + BLOCK - 1) / BLOCK;
         if (slotCount > ChunkFooter.MAX_SLOTS || runs.stream().allMatch(run -> run[3] == ExtentMap.ZERO) || seg.extended()) {
-            return false;
+            return -1;
         }
         int slots = (int) slotCount;
         long[] blocks = new long[slots];
@@ -368,13 +367,13 @@ final class Consolidator implements AutoCloseable {
             linking = false;
             log.info("volume {}: {} cannot take WAL segment files as chunks (another file system?): consolidation copies blocks into chunks",
                     keys.volume(), store.describe());
-            return false;
+            return -1;
         }
         chunks.add(new MapDelta.ChunkRef(chunkSeq, slots));
         entries.addAll(linked);
         chunksWritten.increment();
         chunksLinked.increment();
-        return true;
+        return chunkSeq;
     }
 
     void checkpoint() throws IOException {

@@ -39,7 +39,7 @@ public final class WalSegment {
     }
 
     private volatile Recycler recycler;
-    /** The chunk this segment's file was linked as (Consolidator.link), or -1. */
+    /** The chunk this segment's file is, once the map names it ({@link #linkedAs}), or -1. */
     private volatile long chunk = -1;
     private int refs;
     private boolean retired;

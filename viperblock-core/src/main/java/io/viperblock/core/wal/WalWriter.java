@@ -932,9 +932,9 @@ public final class WalWriter implements AutoCloseable {
      * Lets the kept segment whose file is chunk {@code chunkSeq} ({@link WalSegment#linkedAs}) go
      * now, not when newer segments push it out: that chunk is garbage, so no block's newest
      * version is in the segment and it serves no read, while its name holds a file the WAL could
-     * take back as a spare ({@link #recycle}). False if no kept segment is that chunk.
+     * take back as a spare ({@link #recycle}). Nothing if no kept segment is that chunk.
      */
-    public boolean letGoOfChunk(long chunkSeq) throws IOException {
+    public void letGoOfChunk(long chunkSeq) throws IOException {
         WalSegment found = null;
         writeLock.lock();
         try {
@@ -950,11 +950,9 @@ public final class WalWriter implements AutoCloseable {
         } finally {
             writeLock.unlock();
         }
-        if (found == null) {
-            return false;
+        if (found != null) {
+            let(List.of(found));
         }
-        let(List.of(found));
-        return true;
     }
 
     /** Bytes of consolidated segments still kept for reads. */
