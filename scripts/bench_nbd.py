@@ -105,6 +105,16 @@ class Target:
     def cold(self):
         pass
 
+    def discard_from(self, start):
+        """Discards the disk from start to its end, so that nbdcopy out copies only what is below
+        start (the mixed row writes over the whole disk); the bytes of data left, from the disk's map."""
+        # nbdsh is a script for the system's python3, which has the libnbd module
+        env = dict(os.environ, PATH="/usr/bin:/bin:" + os.environ.get("PATH", ""))
+        run(["nbdsh", "-u", self.uri, "-c", f"for o in range({start}, h.get_size(), {1 << 30}):\n"
+             f"    h.trim(min({1 << 30}, h.get_size() - o), o)"], env=env)
+        out = subprocess.run(["nbdinfo", "--map", "--json", self.uri], check=True, capture_output=True, text=True, env=env).stdout
+        return sum(e["length"] for e in json.loads(out) if not e["type"] & 1)  # bit 0: a hole
+
     def close(self):
         pass
 
@@ -172,6 +182,10 @@ class PlainFile(Target):
     def copy_endpoint(self):
         return self.path
 
+    def discard_from(self, start):
+        run(["fallocate", "--punch-hole", "--offset", str(start), "--length", str(VOLUME_SIZE - start), self.path])
+        return os.stat(self.path).st_blocks * 512
+
 
 class S3Proxy:
     """s3proxy in a JVM of its own (viperblock-bench's S3ProxyMain), for our server on S3."""
@@ -223,7 +237,7 @@ def start_targets(names):
         out.append(start_ours(OURS, "file:" + os.path.join(WORK, "vb-store")))
     if QEMU in names:
         p = free_port()
-        out.append(Server(QEMU, ["qemu-nbd", "-f", "raw", "--cache=writeback", "--aio=threads", "-e", "8", "-t",
+        out.append(Server(QEMU, ["qemu-nbd", "-f", "raw", "--cache=writeback", "--aio=threads", "--discard=unmap", "-e", "8", "-t",
                                  "-b", "127.0.0.1", "-p", str(p), "-x", "bench", sparse(os.path.join(WORK, "qemu.raw"))], p))
     if NBDKIT in names:
         p = free_port()
@@ -464,6 +478,10 @@ def main():
                         jit_region(t, "randread", 1000 + rep)
                         if can_drop:
                             drop_caches()
+                    left = t.discard_from(size) if key == "copyout" else None
+                    if left is not None and left > size + (64 << 20):
+                        raise SystemExit(f"bench_nbd: {t.name} still holds {left >> 20} MiB of data after the discard "
+                                         f"beyond {size >> 20} MiB; nbdcopy out would copy more than it reports")
                     settled = settle(targets)
                     sampler = MemorySampler([t]) if key == "mix64k" and isinstance(t, Server) else None
                     recording = a.jfr and t.name == OURS
@@ -489,6 +507,8 @@ def main():
                         if t.name != OURS_S3 and rep + 1 < a.reps:
                             warm(t, warmup, 2 + rep, warm_s)
                     r["settle_s"] = settled
+                    if left is not None:
+                        r["data_mb"] = left / 1e6  # what nbdcopy out copied; the rest of the disk was holes
                     results.setdefault(key, {}).setdefault(t.name, []).append(r)
                     log(f"  round {rep + 1}/{a.reps} {label:32s} {t.name:14s} "
                         + " ".join(f"{k}={v:.1f}" for k, v in r.items()))
