@@ -49,6 +49,11 @@ final class Serve extends Vblock.Base {
                     + "(default 4G; 0 keeps none); it gives way whenever the WAL's disk has less than 1G free")
     String walKeep;
 
+    @Option(names = "--no-defrag",
+            description = "never write scattered ranges again; by default, ranges that large reads found in many small pieces "
+                    + "are written again, unchanged, once the volume has been idle for 1 s, so that the next reads of them are sequential")
+    boolean noDefrag;
+
     @Parameters(paramLabel = "VOLUME", arity = "0..*", description = "volumes to export (default: every volume in the store)")
     List<String> names = new ArrayList<>();
 
@@ -60,6 +65,9 @@ final class Serve extends Vblock.Base {
         VolumeConfig config = VolumeConfig.defaults();
         if (walKeep != null) {
             config = config.withKeptWalBytes(Sizes.parseAllowingZero(walKeep));
+        }
+        if (noDefrag) {
+            config = config.withDefragQuiet(java.time.Duration.ZERO);
         }
         VolumeManager mgr = new VolumeManager(store, common.data, NioFs.INSTANCE, config);
         List<String> wanted = names.isEmpty() ? mgr.list() : names;

@@ -17,6 +17,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -191,6 +192,50 @@ class ServeMetricsProcessTest {
                     value(after, "viperblock_wal_block_reads_total", "volume", "vol"), "not from the WAL");
         } finally {
             assertTrue(!Tools.stop(serve, Duration.ofSeconds(60)), "vblock serve did not stop on SIGTERM within 60 s");
+        }
+    }
+
+    /** Python for nbdsh: writes 1 MiB of 'a', then every other block of it as 'b', so its blocks lie in 256 pieces of the WAL. */
+    private static final String SCATTER = "h.pwrite(b'a' * 1048576, 0)\nfor i in range(1, 256, 2): h.pwrite(b'b' * 4096, i * 4096)\n";
+    /** Python for nbdsh: prints whether the first MiB reads as {@link #SCATTER} left it. */
+    private static final String CHECK = "want = bytearray(b'a' * 1048576)\n"
+            + "for i in range(1, 256, 2): want[i * 4096:(i + 1) * 4096] = b'b' * 4096\n"
+            + "print(h.pread(1048576, 0) == bytes(want))";
+
+    /**
+     * A large read of a scattered range has it written again once the server is quiet, counted by
+     * {@code viperblock_defragmented_blocks_total}, and reading the same; {@code --no-defrag} writes nothing again.
+     */
+    @Test
+    void scatteredRangesAreWrittenAgainUnlessTurnedOff() throws Exception {
+        Tools.require("nbdsh");
+        for (boolean off : new boolean[] {false, true}) {
+            String vol = off ? "still" : "defrag";
+            vblock("create", vol, "--size", "64M").run().ok();
+            Path log = tmp.resolve(vol + ".log");
+            List<String> args = new java.util.ArrayList<>(List.of("serve", "--metrics", "127.0.0.1:0", "--listen", "127.0.0.1:0", vol));
+            if (off) {
+                args.add(1, "--no-defrag");
+            }
+            Process serve = vblock(args.toArray(String[]::new)).start(log);
+            try {
+                String nbd = "nbd://127.0.0.1:" + await(serve, log, Pattern.compile("serving nbd://127\\.0\\.0\\.1:(\\d+)/" + vol + " ")).group(1) + "/" + vol;
+                URI metrics = URI.create(await(serve, log, METRICS).group(1));
+                Tools.Result first = Tools.cmd("nbdsh", "-u", nbd, "-c", SCATTER + CHECK)
+                        .env("PATH", "/usr/bin:/bin").run().ok();
+                assertEquals("True", first.out().strip(), first.describe(""));
+                if (off) {
+                    Thread.sleep(3000);
+                    assertEquals(0, value(scrape(metrics), "viperblock_defragmented_blocks_total", "volume", vol), "--no-defrag");
+                } else {
+                    scrapeUntil(metrics, Duration.ofSeconds(30), "the scattered MiB written again",
+                            m -> value(m, "viperblock_defragmented_blocks_total", "volume", vol) >= 256);
+                }
+                Tools.Result again = Tools.cmd("nbdsh", "-u", nbd, "-c", CHECK).env("PATH", "/usr/bin:/bin").run().ok();
+                assertEquals("True", again.out().strip(), again.describe(""));
+            } finally {
+                assertTrue(!Tools.stop(serve, Duration.ofSeconds(60)), "vblock serve did not stop on SIGTERM within 60 s");
+            }
         }
     }
 

@@ -71,6 +71,8 @@ public final class ServeMetrics {
                     VolumeStats::chunksDeleted),
             new VolumeFamily("viperblock_chunks_recycled_total", Type.COUNTER,
                     "Of the chunks deleted, linked WAL segment files the WAL took back as spares instead.", VolumeStats::chunksRecycled),
+            new VolumeFamily("viperblock_defragmented_blocks_total", Type.COUNTER,
+                    "Blocks written again, unchanged, so that scattered ranges lie together (Defragmenter).", VolumeStats::blocksDefragmented),
             new VolumeFamily("viperblock_cache_hits_total", Type.COUNTER, "Chunk blocks served from the cache.", VolumeStats::cacheHits),
             new VolumeFamily("viperblock_cache_misses_total", Type.COUNTER, "Chunk blocks fetched from the store.", VolumeStats::cacheMisses),
             new VolumeFamily("viperblock_backpressure_waits_total", Type.COUNTER,

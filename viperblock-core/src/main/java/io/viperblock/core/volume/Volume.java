@@ -49,6 +49,7 @@ public final class Volume implements AutoCloseable {
     private final ExtentMap dirty;
     private final ChunkReader chunks;
     private final Consolidator consolidator;
+    private final Defragmenter defrag;
     private final boolean storeLocal;
     private final StripedLocks stripes = new StripedLocks();
     private final ReentrantLock viewLock = new ReentrantLock();
@@ -98,6 +99,7 @@ public final class Volume implements AutoCloseable {
         // garbage chunks that were linked segments come back as spares, as many as the WAL may hold
         wal.recycleUpTo(config.maxPendingWalBytes() / config.segmentBytes());
         consolidator.start();
+        this.defrag = new Defragmenter(this, config.defragQuiet(), this::clientRequests);
     }
 
     public String name() { return meta.name(); }
@@ -168,7 +170,10 @@ public final class Volume implements AutoCloseable {
             long end = (offset + length + BLOCK - 1) / BLOCK;
             int head = (int) (offset % BLOCK);
             if (head == 0 && length % BLOCK == 0) {
-                readBlocks(first, (int) (end - first), dst, holes);
+                int pieces = readBlocks(first, (int) (end - first), dst, holes);
+                if (Defragmenter.scattered(pieces, (int) (end - first))) {
+                    defrag.note(first, (int) (end - first));
+                }
             } else {
                 ByteBuffer whole = ByteBuffer.allocate((int) (end - first) * BLOCK);
                 readBlocks(first, (int) (end - first), whole, null);
@@ -189,18 +194,19 @@ public final class Volume implements AutoCloseable {
      * Reads whole blocks [first, first + count) into {@code dst}; with {@code holes} not null,
      * zero runs are left unwritten and added to it (see {@link #readSparse}). The read is counted
      * in {@link #reads} throughout, so every chunk and segment file its plan names stays, with its
-     * contents, until it ends (ChunkCollector).
+     * contents, until it ends (ChunkCollector). Returns the pieces of data it read, each a run of
+     * blocks that lie together in one WAL segment or chunk (see {@link Defragmenter}).
      */
-    private void readBlocks(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
+    private int readBlocks(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
         long entered = reads.enter();
         try {
-            readPlanned(first, count, dst, holes);
+            return readPlanned(first, count, dst, holes);
         } finally {
             reads.exit(entered);
         }
     }
 
-    private void readPlanned(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
+    private int readPlanned(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
         List<Piece> plan = new ArrayList<>();
         List<WalSegment> held = new ArrayList<>();
         viewLock.lock();
@@ -231,6 +237,7 @@ public final class Volume implements AutoCloseable {
         }
         try {
             int w = 0;
+            int pieces = 0;
             for (Piece p : plan) {
                 int bytes = p.length * BLOCK;
                 ByteBuffer part = dst.slice(dst.position(), bytes);
@@ -248,11 +255,16 @@ public final class Volume implements AutoCloseable {
                         WalSegment s = held.get(w++);
                         s.read(part, WalSegment.segmentOffset(p.pos));
                         metrics.walReads.add(p.length);
+                        pieces++;
                     }
-                    default -> chunks.read(p.tag, p.chunkBlocks, (int) p.pos, p.length, p.start, part);
+                    default -> {
+                        chunks.read(p.tag, p.chunkBlocks, (int) p.pos, p.length, p.start, part);
+                        pieces++;
+                    }
                 }
                 dst.position(dst.position() + bytes);
             }
+            return pieces;
         } finally {
             for (WalSegment s : held) {
                 s.release();
@@ -457,6 +469,62 @@ public final class Volume implements AutoCloseable {
         } finally {
             stripes.unlock(locked);
         }
+    }
+
+    /**
+     * Writes the data blocks of [first, first + count) again, unchanged, if a read of them finds
+     * them {@link Defragmenter#scattered}: the new WAL records hold them in order, so they come
+     * to lie together in the WAL and then in one chunk. Holes stay holes. The blocks' stripes are
+     * held from the read to the write, so no client write can come between them (it would be
+     * undone). Not a client request: it counts in no request metric. Returns the blocks written.
+     */
+    int rewrite(long first, int count) throws IOException {
+        enter();
+        try {
+            long end = Math.min(first + count, blocks);
+            if (first >= end) {
+                return 0;
+            }
+            int n = (int) (end - first);
+            long locked = stripes.lock(first, end);
+            try {
+                ByteBuffer data = ByteBuffer.allocate(n * BLOCK);
+                List<Hole> holes = new ArrayList<>();
+                if (!Defragmenter.scattered(readBlocks(first, n, data, holes), n)) {
+                    return 0;
+                }
+                int written = 0;
+                int at = 0;
+                for (Hole h : holes) {
+                    written += rewriteRun(first, data, at, h.offset());
+                    at = h.end();
+                }
+                return written + rewriteRun(first, data, at, n * BLOCK);
+            } finally {
+                stripes.unlock(locked);
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** Writes bytes [from, to) of {@code data}, read from block {@code first} on, back where they came from; the blocks written. */
+    private int rewriteRun(long first, ByteBuffer data, int from, int to) throws IOException {
+        if (to <= from) {
+            return 0;
+        }
+        writeLocked(first * BLOCK + from, data.slice(from, to - from));
+        return (to - from) / BLOCK;
+    }
+
+    /** Whether the WAL is mostly consolidated (at most a quarter of its bound pending): the defragmenter may add to it. */
+    boolean walQuiet() {
+        return wal.pendingBytes() <= config.maxPendingWalBytes() / 4;
+    }
+
+    /** Client requests so far (reads, writes, zeroes, trims, flushes), for the defragmenter's quiet time. */
+    private long clientRequests() {
+        return metrics.reads.sum() + metrics.writes.sum() + metrics.zeroes.sum() + metrics.trims.sum() + metrics.flushes.sum();
     }
 
     /** Writes data at a byte offset; the stripes of its blocks are held. */
@@ -702,7 +770,7 @@ public final class Volume implements AutoCloseable {
             viewLock.unlock();
         }
         IOException err = consolidator.lastError();
-        return metrics.snapshot(wal, chunks, consolidator, extents, mapBytes, map.chunkCount(), dirtyExtents,
+        return metrics.snapshot(wal, chunks, consolidator, defrag, extents, mapBytes, map.chunkCount(), dirtyExtents,
                 err == null ? null : err.getMessage());
     }
 
@@ -759,6 +827,7 @@ public final class Volume implements AutoCloseable {
      */
     @Override
     public void close() throws IOException {
+        defrag.close(); // first: its rewrite in flight would hold the lifecycle below
         lifecycle.writeLock().lock(); // waits for the operations in flight
         try {
             if (closed) {
@@ -811,6 +880,7 @@ public final class Volume implements AutoCloseable {
      */
     void abandon() throws IOException {
         closed = true;
+        defrag.close();
         consolidator.close();
         wal.abandon();
         localLock.close();

@@ -14,6 +14,7 @@ import java.time.Duration;
  * @param cacheBytes            bounded cache of chunk blocks read from a remote store (a local store has none: the page cache serves)
  * @param checkpointEvery       map deltas between two compacted checkpoints
  * @param sweepEvery            the collector looks for chunks the map no longer names after each checkpoint, and after any other consolidation once this has passed since its last look (ChunkCollector)
+ * @param defragQuiet           scattered ranges that large reads found are written again once no client request has come for this long (Defragmenter); zero: never
  */
 public record VolumeConfig(
         long segmentBytes,
@@ -24,53 +25,58 @@ public record VolumeConfig(
         int uploadParallelism,
         long cacheBytes,
         int checkpointEvery,
-        Duration sweepEvery) {
+        Duration sweepEvery,
+        Duration defragQuiet) {
 
     public VolumeConfig {
         if (segmentBytes < 1 << 20 || maxPendingWalBytes < 2 * segmentBytes || keptWalBytes < 0 || uploadParallelism < 1
-                || cacheBytes < 0 || checkpointEvery < 1 || sweepEvery.isNegative()) {
+                || cacheBytes < 0 || checkpointEvery < 1 || sweepEvery.isNegative() || defragQuiet.isNegative()) {
             throw new IllegalArgumentException("invalid volume configuration: segmentBytes >= 1 MiB, maxPendingWalBytes >= 2 segments, "
-                    + "keptWalBytes >= 0, uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, sweepEvery >= 0: " + this);
+                    + "keptWalBytes >= 0, uploadParallelism >= 1, cacheBytes >= 0, checkpointEvery >= 1, sweepEvery >= 0, defragQuiet >= 0: " + this);
         }
     }
 
     public static VolumeConfig defaults() {
-        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, 4L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10));
+        return new VolumeConfig(64L << 20, Duration.ofSeconds(5), 1L << 30, 4L << 30, Duration.ofSeconds(60), 4, 256L << 20, 64, Duration.ofSeconds(10), Duration.ofSeconds(1));
     }
 
     public VolumeConfig withSegmentBytes(long v) {
-        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
+        return new VolumeConfig(v, sealAfter, Math.max(maxPendingWalBytes, 2 * v), keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery, defragQuiet);
     }
 
     public VolumeConfig withSealAfter(Duration v) {
-        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
+        return new VolumeConfig(segmentBytes, v, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery, defragQuiet);
     }
 
     public VolumeConfig withMaxPendingWalBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, v, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, v, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery, defragQuiet);
     }
 
     public VolumeConfig withKeptWalBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, v, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery, defragQuiet);
     }
 
     public VolumeConfig withBackpressureTimeout(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, v, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery, defragQuiet);
     }
 
     public VolumeConfig withUploadParallelism(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, sweepEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, v, cacheBytes, checkpointEvery, sweepEvery, defragQuiet);
     }
 
     public VolumeConfig withCacheBytes(long v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, sweepEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, v, checkpointEvery, sweepEvery, defragQuiet);
     }
 
     public VolumeConfig withSweepEvery(Duration v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, v, defragQuiet);
     }
 
     public VolumeConfig withCheckpointEvery(int v) {
-        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, sweepEvery);
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, v, sweepEvery, defragQuiet);
+    }
+
+    public VolumeConfig withDefragQuiet(Duration v) {
+        return new VolumeConfig(segmentBytes, sealAfter, maxPendingWalBytes, keptWalBytes, backpressureTimeout, uploadParallelism, cacheBytes, checkpointEvery, sweepEvery, v);
     }
 }

@@ -38,7 +38,7 @@ final class VolumeMetrics {
         flushLatency.record(nanos);
     }
 
-    VolumeStats snapshot(WalWriter wal, ChunkReader chunks, Consolidator c, long mapExtents, long mapBytes, int chunkCount,
+    VolumeStats snapshot(WalWriter wal, ChunkReader chunks, Consolidator c, Defragmenter d, long mapExtents, long mapBytes, int chunkCount,
             long dirtyExtents, String lastError) {
         long syncs = wal.syncCalls();
         long writeCalls = wal.writeCalls();
@@ -54,6 +54,6 @@ final class VolumeMetrics {
                 chunks.hits(), chunks.misses(), chunks.storeReads(), chunks.storeBytes(),
                 mapExtents, mapBytes, mapExtents == 0 ? 0 : (double) mapBytes / mapExtents, chunkCount, dirtyExtents,
                 backpressureWaits.sum(), readHist.sumNanos(), writeHist.sumNanos(), flushHist.sumNanos(), lastError,
-                readHist, writeHist, flushHist, wal.syncLatency());
+                readHist, writeHist, flushHist, wal.syncLatency(), d.blocks.sum());
     }
 }

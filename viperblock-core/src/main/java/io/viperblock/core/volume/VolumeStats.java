@@ -11,6 +11,7 @@ import io.viperblock.core.metrics.LatencyHistogram;
  * @param mapBytesPerExtent    memory the block map costs per extent
  * @param walSyncLatency       time of each fdatasync of {@code WalWriter.sync} (one per flush batch)
  * @param chunksDeleted        chunks the map no longer named, deleted from the store ({@code ChunkCollector})
+ * @param blocksDefragmented   blocks written again, unchanged, so that scattered ranges lie together ({@code Defragmenter})
  */
 public record VolumeStats(
         long reads, long bytesRead, long writes, long bytesWritten, long partialWrites, long zeroes, long trims,
@@ -21,4 +22,4 @@ public record VolumeStats(
         long mapExtents, long mapBytes, double mapBytesPerExtent, int chunks, long dirtyExtents,
         long backpressureWaits, long readNanosTotal, long writeNanosTotal, long flushNanosTotal, String lastConsolidationError,
         LatencyHistogram.Snapshot readLatency, LatencyHistogram.Snapshot writeLatency, LatencyHistogram.Snapshot flushLatency,
-        LatencyHistogram.Snapshot walSyncLatency) {}
+        LatencyHistogram.Snapshot walSyncLatency, long blocksDefragmented) {}

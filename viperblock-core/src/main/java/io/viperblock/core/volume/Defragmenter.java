@@ -1,0 +1,140 @@
+package io.viperblock.core.volume;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Puts scattered blocks back together while the volume is quiet. The WAL and the chunks hold
+ * blocks in the order they were written, so after small random writes the blocks of a range lie
+ * all over them, and one large read of the range (a copy out, a backup, a boot) becomes a small
+ * read for each block: 1 GiB rewritten by 4 KiB random writes copied out at 170-180 MB/s from
+ * the disk, where the peers, which write in place, read it back in order (docs/PERFORMANCE.md).
+ *
+ * <p>A large read that finds its blocks in many pieces ({@link #scattered}) notes the range's
+ * regions of {@link #REGION_BLOCKS} blocks here. Once no client request has come for the
+ * configured quiet time ({@link VolumeConfig#defragQuiet}) and the WAL is mostly consolidated,
+ * this thread has the volume write each noted region again, unchanged ({@link Volume#rewrite}),
+ * so that its blocks come to lie together in the WAL and then in one chunk. A client request
+ * stops it until the volume is quiet again; the rewrite holds the region's block locks, so no
+ * client write can come between its read and its write. It is best effort: a region that
+ * fails, or that no longer looks scattered when its turn comes, is dropped.
+ *
+ * <p>Thread-safety: {@link #note} from any reader; the rest on this thread.
+ */
+final class Defragmenter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Defragmenter.class);
+    /** A region: 1 MiB of blocks, the unit noted and rewritten. */
+    static final int REGION_BLOCKS = 256;
+    /** Reads of fewer blocks are not looked at: a small read costs a few pieces at most. */
+    static final int MIN_READ_BLOCKS = 32;
+    /** Regions noted at most (16 GiB); more are not noted until these are done. */
+    private static final int MAX_NOTED = 16384;
+
+    private final Volume volume;
+    private final long quietNanos;
+    /** The volume's count of client requests so far. */
+    private final LongSupplier requests;
+    private final ConcurrentSkipListSet<Long> noted = new ConcurrentSkipListSet<>();
+    private final AtomicInteger notedCount = new AtomicInteger();
+    private final Thread thread;
+    private volatile boolean closed;
+    final LongAdder regions = new LongAdder();
+    final LongAdder blocks = new LongAdder();
+
+    /** Whether {@code pieces} separate reads for {@code count} blocks are scattered: runs below 4 blocks (16 KiB) on average. */
+    static boolean scattered(int pieces, int count) {
+        return count >= MIN_READ_BLOCKS && pieces * 4L > count;
+    }
+
+    Defragmenter(Volume volume, Duration quiet, LongSupplier requests) {
+        this.volume = volume;
+        this.quietNanos = quiet.toNanos();
+        this.requests = requests;
+        this.thread = Thread.ofPlatform().daemon().name("vb-defrag-" + volume.name()).unstarted(this::loop);
+        if (quietNanos > 0) {
+            thread.start();
+        }
+    }
+
+    /** Notes the regions of blocks [first, first + count), which a read found scattered. */
+    void note(long first, int count) {
+        if (quietNanos == 0 || closed) {
+            return;
+        }
+        for (long r = first / REGION_BLOCKS; r <= (first + count - 1) / REGION_BLOCKS; r++) {
+            if (notedCount.get() >= MAX_NOTED) {
+                return;
+            }
+            if (noted.add(r)) {
+                notedCount.incrementAndGet();
+            }
+        }
+    }
+
+    /** Regions noted and not yet rewritten. */
+    int pending() {
+        return notedCount.get();
+    }
+
+    private void loop() {
+        long seen = requests.getAsLong();
+        while (!closed) {
+            // parked, not asleep: close must never interrupt this thread, as that would close any file it reads
+            long until = System.nanoTime() + quietNanos;
+            for (long left; !closed && (left = until - System.nanoTime()) > 0; ) {
+                LockSupport.parkNanos(this, left);
+            }
+            if (closed) {
+                return;
+            }
+            long now = requests.getAsLong();
+            boolean quiet = now == seen;
+            seen = now;
+            while (quiet && !closed && volume.walQuiet()) {
+                Long region = noted.pollFirst();
+                if (region == null) {
+                    break;
+                }
+                notedCount.decrementAndGet();
+                try {
+                    int n = volume.rewrite(region * REGION_BLOCKS, REGION_BLOCKS);
+                    if (n > 0) {
+                        regions.increment();
+                        blocks.add(n);
+                    }
+                } catch (VolumeClosedException | VolumeFencedException e) {
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    log.warn("volume {}: rewriting scattered blocks failed; the {} regions noted are dropped: {}", volume.name(),
+                            notedCount.get(), e.toString());
+                    noted.clear();
+                    notedCount.set(0);
+                }
+                now = requests.getAsLong();
+                quiet = now == seen; // a client is back: wait until it has been quiet again
+                seen = now;
+            }
+        }
+    }
+
+    /** Stops the thread, after the region it may be rewriting. */
+    @Override
+    public void close() {
+        closed = true;
+        LockSupport.unpark(thread);
+        if (thread.isAlive() && thread != Thread.currentThread()) {
+            try {
+                thread.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+package io.viperblock.core.volume;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.viperblock.core.io.NioFs;
+import io.viperblock.core.store.MemoryStore;
+import io.viperblock.core.testing.Seeds;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A large read that finds its blocks scattered over many chunks has the range written again once
+ * the volume is quiet (Defragmenter): the blocks then lie together, the data and the holes are
+ * unchanged, and a client write that races a rewrite is never undone.
+ */
+class DefragmenterTest {
+    private static final int BLOCK = 4096;
+    private static final int REGION = Defragmenter.REGION_BLOCKS * BLOCK;
+    private static final long SIZE = 8L << 20;
+
+    @TempDir
+    Path dir;
+
+    private final MemoryStore store = new MemoryStore();
+
+    private Volume open(String name, Duration quiet) throws IOException {
+        return new VolumeManager(store, dir, NioFs.INSTANCE, VolumeScenarios.smallConfig().withMaxPendingWalBytes(16 << 20).withDefragQuiet(quiet))
+                .open(name);
+    }
+
+    private Volume create(String name, Duration quiet) throws IOException {
+        new VolumeManager(store, dir, NioFs.INSTANCE, VolumeScenarios.smallConfig()).create(name, SIZE);
+        return open(name, quiet);
+    }
+
+    /**
+     * Writes region {@code r} whole, then every other block of it again, then trims its last 16
+     * blocks, consolidating after each step: its blocks alternate between two chunks, then a hole.
+     * Returns what it holds.
+     */
+    private static byte[] scatter(Volume v, int r, SplittableRandom rnd) throws IOException {
+        long at = (long) r * REGION;
+        byte[] model = Seeds.bytes(rnd, REGION);
+        v.write(at, model, false);
+        v.drain();
+        for (int b = 1; b < Defragmenter.REGION_BLOCKS; b += 2) {
+            byte[] block = Seeds.bytes(rnd, BLOCK);
+            v.write(at + (long) b * BLOCK, block, false);
+            System.arraycopy(block, 0, model, b * BLOCK, BLOCK);
+        }
+        v.trim(at + REGION - 16 * BLOCK, 16 * BLOCK);
+        java.util.Arrays.fill(model, REGION - 16 * BLOCK, REGION, (byte) 0);
+        v.drain();
+        return model;
+    }
+
+    private static void waitFor(Volume v, long blocks) throws InterruptedException {
+        for (int i = 0; i < 200 && v.stats().blocksDefragmented() < blocks; i++) {
+            Thread.sleep(25);
+        }
+    }
+
+    @Test
+    void aScatteredRangeIsWrittenAgainOnceTheVolumeIsQuietAndReadsTheSame() throws Exception {
+        SplittableRandom rnd = Seeds.random("defrag");
+        try (Volume v = create("quiet", Duration.ofMillis(100))) {
+            byte[] model = scatter(v, 3, rnd);
+            long scatteredExtents = v.stats().mapExtents();
+            List<StatusExtent> holes = v.blockStatus(3L * REGION, REGION);
+            assertArrayEquals(model, v.read(3L * REGION, REGION)); // the large read that notes the region
+
+            waitFor(v, Defragmenter.REGION_BLOCKS - 16);
+            v.drain();
+            VolumeStats s = v.stats();
+            assertEquals(Defragmenter.REGION_BLOCKS - 16, s.blocksDefragmented(), "the region's data blocks, not its hole: " + s);
+            assertTrue(scatteredExtents >= Defragmenter.REGION_BLOCKS - 16, "the region was not scattered to begin with: " + scatteredExtents);
+            assertTrue(s.mapExtents() <= 2, "the region still lies in " + s.mapExtents() + " pieces: " + s);
+            assertArrayEquals(model, v.read(3L * REGION, REGION), "the data changed");
+            assertEquals(holes, v.blockStatus(3L * REGION, REGION), "the hole changed");
+        }
+    }
+
+    @Test
+    void nothingIsWrittenAgainWhileClientsKeepComingOrWhenTurnedOff() throws Exception {
+        SplittableRandom rnd = Seeds.random("defrag-busy");
+        try (Volume v = create("busy", Duration.ofMillis(300))) {
+            byte[] model = scatter(v, 1, rnd);
+            long until = System.nanoTime() + Duration.ofMillis(1500).toNanos();
+            while (System.nanoTime() < until) { // a large read every 50 ms: never 300 ms quiet
+                assertArrayEquals(model, v.read(REGION, REGION));
+                Thread.sleep(50);
+            }
+            assertEquals(0, v.stats().blocksDefragmented(), "rewrote while a client was busy");
+            waitFor(v, 1);
+            assertTrue(v.stats().blocksDefragmented() > 0, "never rewrote once the client stopped");
+        }
+        try (Volume v = create("off", Duration.ZERO)) {
+            byte[] model = scatter(v, 2, rnd);
+            assertArrayEquals(model, v.read(2L * REGION, REGION));
+            Thread.sleep(500);
+            assertEquals(0, v.stats().blocksDefragmented(), "rewrote with the defragmenter turned off");
+        }
+    }
+
+    /**
+     * A client writing the region while it is rewritten, over and over (the rewrite called
+     * directly, as the defragmenter would call it if the client came back mid-rewrite): every
+     * write the client made is what the volume holds at the end, also after a reopen.
+     */
+    @Test
+    void aClientWriteRacingARewriteIsNeverUndone() throws Exception {
+        SplittableRandom rnd = Seeds.random("defrag-race");
+        byte[] model;
+        try (Volume v = create("race", Duration.ZERO)) {
+            model = scatter(v, 0, rnd);
+            AtomicReference<Throwable> failed = new AtomicReference<>();
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicLong rewritten = new java.util.concurrent.atomic.AtomicLong();
+            Thread rewriter = Thread.ofPlatform().start(() -> {
+                try {
+                    while (!stop.get()) {
+                        rewritten.addAndGet(v.rewrite(0, Defragmenter.REGION_BLOCKS));
+                    }
+                } catch (Throwable e) {
+                    failed.set(e);
+                }
+            });
+            try {
+                for (int i = 0; i < 3000; i++) {
+                    int b = rnd.nextInt(Defragmenter.REGION_BLOCKS);
+                    byte[] block = Seeds.bytes(rnd, BLOCK);
+                    v.write((long) b * BLOCK, block, false);
+                    System.arraycopy(block, 0, model, b * BLOCK, BLOCK);
+                    if (i % 500 == 499) {
+                        v.drain();
+                    }
+                }
+            } finally {
+                stop.set(true);
+                rewriter.join();
+            }
+            if (failed.get() != null) {
+                throw new AssertionError("the rewrite failed", failed.get());
+            }
+            assertTrue(rewritten.get() > 0, "the race never happened: nothing was rewritten");
+            assertArrayEquals(model, v.read(0, REGION), "a client write was undone by a rewrite");
+        }
+        try (Volume v = open("race", Duration.ZERO)) {
+            assertArrayEquals(model, v.read(0, REGION), "after a reopen");
+        }
+    }
+}
