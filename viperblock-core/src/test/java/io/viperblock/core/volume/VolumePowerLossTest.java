@@ -102,9 +102,9 @@ public class VolumePowerLossTest {
         double secs = (System.nanoTime() - started) / 1e9;
         String summary = String.format(Locale.ROOT,
                 "{\"campaign\":\"power-loss\",\"store\":\"%s\",\"mode\":\"%s\",\"crashPoints\":%d,\"insidePhase\":%s,\"justAfterPhase\":%s,"
-                        + "\"cycles\":%d,\"worlds\":%d,\"blocksVerified\":%d,\"dataErrors\":0,\"seed\":%d,\"seconds\":%.1f,"
+                        + "\"cycles\":%d,\"rewrites\":%d,\"worlds\":%d,\"blocksVerified\":%d,\"dataErrors\":0,\"seed\":%d,\"seconds\":%.1f,"
                         + "\"pointsPerSecond\":%.1f,\"cutSites\":%s,\"finished\":\"%s\"}%n",
-                storeName, mode, c.crashPoints(), json(c.inside), json(c.after), c.cycles, c.worlds, c.blocksVerified, seed, secs,
+                storeName, mode, c.crashPoints(), json(c.inside), json(c.after), c.cycles, c.rewrites, c.worlds, c.blocksVerified, seed, secs,
                 c.crashPoints() / secs, json(c.sites), Instant.now());
         System.out.print(summary);
         if (points >= 100) {
@@ -201,6 +201,8 @@ public class VolumePowerLossTest {
         final long[] estimate = {WORKLOAD_CUT, 400, 400, 400}; // file operations a phase takes (recovery, close, takeover: learned)
         final Map<String, Long> sites = new TreeMap<>();
         long cycles;
+        /** Rewrites (of the defragmenter) that wrote something. */
+        long rewrites;
         long worlds;
         long blocksVerified;
         long armedAt;
@@ -367,7 +369,7 @@ public class VolumePowerLossTest {
         }
 
         void step() throws IOException, InterruptedException {
-            int op = rnd.nextInt(40);
+            int op = rnd.nextInt(41);
             if (op < 26) {
                 long[] r = VolumeModelTest.randomRange(rnd, 128 << 10);
                 byte[] d = new byte[(int) r[1]];
@@ -396,8 +398,14 @@ public class VolumePowerLossTest {
             } else if (op < 39) {
                 v.drain();
                 flushedAll();
-            } else {
+            } else if (op < 40) {
                 Thread.sleep(1 + rnd.nextInt(3)); // the background consolidator's turn
+            } else {
+                // the defragmenter's rewrite (data unchanged), if the range is scattered enough
+                int count = rnd.nextBoolean() ? Defragmenter.MIN_READ_BLOCKS : Defragmenter.REGION_BLOCKS;
+                if (v.rewrite(rnd.nextInt(BLOCKS - count + 1), count) > 0) {
+                    rewrites++;
+                }
             }
         }
 
