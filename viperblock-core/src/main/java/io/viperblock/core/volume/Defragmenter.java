@@ -45,7 +45,7 @@ final class Defragmenter implements AutoCloseable {
     private final AtomicInteger notedCount = new AtomicInteger();
     private final Thread thread;
     private volatile boolean closed;
-    final LongAdder regions = new LongAdder();
+    /** Blocks rewritten. */
     final LongAdder blocks = new LongAdder();
 
     /** Whether {@code pieces} separate reads for {@code count} blocks are scattered: runs below 4 blocks (16 KiB) on average. */
@@ -78,11 +78,6 @@ final class Defragmenter implements AutoCloseable {
         }
     }
 
-    /** Regions noted and not yet rewritten. */
-    int pending() {
-        return notedCount.get();
-    }
-
     private void loop() {
         long seen = requests.getAsLong();
         while (!closed) {
@@ -104,11 +99,7 @@ final class Defragmenter implements AutoCloseable {
                 }
                 notedCount.decrementAndGet();
                 try {
-                    int n = volume.rewrite(region * REGION_BLOCKS, REGION_BLOCKS);
-                    if (n > 0) {
-                        regions.increment();
-                        blocks.add(n);
-                    }
+                    blocks.add(volume.rewrite(region * REGION_BLOCKS, REGION_BLOCKS));
                 } catch (VolumeClosedException | VolumeFencedException e) {
                     return;
                 } catch (IOException | RuntimeException e) {

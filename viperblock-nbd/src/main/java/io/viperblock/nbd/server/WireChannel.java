@@ -115,7 +115,6 @@ final class WireChannel implements AutoCloseable {
         }
     }
 
-    /** Whether bytes the client sent are read and not yet consumed (more requests are waiting). */
     /** Bytes already read from the socket and not yet consumed: reading them never blocks. */
     int buffered() {
         return in.remaining();
@@ -126,6 +125,7 @@ final class WireChannel implements AutoCloseable {
         return in.remaining() < n ? null : in.slice(in.position(), n);
     }
 
+    /** Whether bytes the client sent are read and not yet consumed (more requests are waiting). */
     boolean hasBuffered() {
         return in.hasRemaining();
     }
