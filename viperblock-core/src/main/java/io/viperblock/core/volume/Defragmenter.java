@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  * Puts scattered blocks back together while the volume is quiet. The WAL and the chunks hold
  * blocks in the order they were written, so after small random writes the blocks of a range lie
  * all over them, and one large read of the range (a copy out, a backup, a boot) becomes a small
- * read for each block: 1 GiB rewritten by 4 KiB random writes copied out at 170-180 MB/s from
+ * read for each block: 1 GiB rewritten by 4 KiB random writes copied out at 144-198 MB/s from
  * the disk, where the peers, which write in place, read it back in order (docs/PERFORMANCE.md).
  *
  * <p>A large read that finds its blocks in many pieces ({@link #scattered}) notes the range's
