@@ -2,8 +2,7 @@ package io.viperblock.core.volume;
 
 import java.io.IOException;
 import java.time.Duration;
-import java.util.concurrent.ConcurrentSkipListSet;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.BitSet;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
@@ -23,8 +22,10 @@ import org.slf4j.LoggerFactory;
  * this thread has the volume write each noted region again, unchanged ({@link Volume#rewrite}),
  * so that its blocks come to lie together in the WAL and then in one chunk. A client request
  * stops it until the volume is quiet again; the rewrite holds the region's block locks, so no
- * client write can come between its read and its write. It is best effort: a region that
- * fails, or that no longer looks scattered when its turn comes, is dropped.
+ * client write can come between its read and its write. A region with blocks in the WAL
+ * segment still taking writes waits for a later quiet time (the rewrite checks what it reads
+ * from the WAL, and cannot yet there). It is best effort: a region that fails, or that no
+ * longer looks scattered when its turn comes, is dropped.
  *
  * <p>Thread-safety: {@link #note} from any reader; the rest on this thread.
  */
@@ -34,15 +35,13 @@ final class Defragmenter implements AutoCloseable {
     static final int REGION_BLOCKS = 256;
     /** Reads of fewer blocks are not looked at: a small read costs a few pieces at most. */
     static final int MIN_READ_BLOCKS = 32;
-    /** Regions noted at most (16 GiB); more are not noted until these are done. */
-    private static final int MAX_NOTED = 16384;
 
     private final Volume volume;
     private final long quietNanos;
     /** The volume's count of client requests so far. */
     private final LongSupplier requests;
-    private final ConcurrentSkipListSet<Long> noted = new ConcurrentSkipListSet<>();
-    private final AtomicInteger notedCount = new AtomicInteger();
+    /** Bit r: region r (blocks from r * REGION_BLOCKS) is noted; one bit per MiB of the volume at most. Guarded by itself. */
+    private final BitSet noted = new BitSet();
     private final Thread thread;
     private volatile boolean closed;
     /** Blocks rewritten. */
@@ -68,13 +67,12 @@ final class Defragmenter implements AutoCloseable {
         if (quietNanos == 0 || closed) {
             return;
         }
-        for (long r = first / REGION_BLOCKS; r <= (first + count - 1) / REGION_BLOCKS; r++) {
-            if (notedCount.get() >= MAX_NOTED) {
-                return;
-            }
-            if (noted.add(r)) {
-                notedCount.incrementAndGet();
-            }
+        long last = (first + count - 1) / REGION_BLOCKS;
+        if (last >= Integer.MAX_VALUE) {
+            return; // beyond 2 PiB: left as it is
+        }
+        synchronized (noted) {
+            noted.set((int) (first / REGION_BLOCKS), (int) last + 1);
         }
     }
 
@@ -93,20 +91,31 @@ final class Defragmenter implements AutoCloseable {
             boolean quiet = now == seen;
             seen = now;
             while (quiet && !closed && volume.walQuiet()) {
-                Long region = noted.pollFirst();
-                if (region == null) {
-                    break;
+                int region;
+                synchronized (noted) {
+                    region = noted.nextSetBit(0);
+                    if (region < 0) {
+                        break;
+                    }
+                    noted.clear(region);
                 }
-                notedCount.decrementAndGet();
                 try {
-                    blocks.add(volume.rewrite(region * REGION_BLOCKS, REGION_BLOCKS));
+                    int n = volume.rewrite((long) region * REGION_BLOCKS, REGION_BLOCKS);
+                    if (n < 0) { // blocks in the segment still taking writes: again once quiet, after its seal
+                        synchronized (noted) {
+                            noted.set(region);
+                        }
+                        break;
+                    }
+                    blocks.add(n);
                 } catch (VolumeClosedException | VolumeFencedException e) {
                     return;
                 } catch (IOException | RuntimeException e) {
-                    log.warn("volume {}: rewriting scattered blocks failed; the {} regions noted are dropped: {}", volume.name(),
-                            notedCount.get(), e.toString());
-                    noted.clear();
-                    notedCount.set(0);
+                    synchronized (noted) {
+                        log.warn("volume {}: rewriting scattered blocks failed; the {} regions noted are dropped: {}", volume.name(),
+                                noted.cardinality(), e.toString());
+                        noted.clear();
+                    }
                 }
                 now = requests.getAsLong();
                 quiet = now == seen; // a client is back: wait until it has been quiet again

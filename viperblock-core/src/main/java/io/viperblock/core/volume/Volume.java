@@ -170,13 +170,13 @@ public final class Volume implements AutoCloseable {
             long end = (offset + length + BLOCK - 1) / BLOCK;
             int head = (int) (offset % BLOCK);
             if (head == 0 && length % BLOCK == 0) {
-                int pieces = readBlocks(first, (int) (end - first), dst, holes);
+                int pieces = readBlocks(first, (int) (end - first), dst, holes, false);
                 if (Defragmenter.scattered(pieces, (int) (end - first))) {
                     defrag.note(first, (int) (end - first));
                 }
             } else {
                 ByteBuffer whole = ByteBuffer.allocate((int) (end - first) * BLOCK);
-                readBlocks(first, (int) (end - first), whole, null);
+                readBlocks(first, (int) (end - first), whole, null, false);
                 dst.put(whole.array(), head, length);
             }
             metrics.read(length, System.nanoTime() - started);
@@ -195,18 +195,21 @@ public final class Volume implements AutoCloseable {
      * zero runs are left unwritten and added to it (see {@link #readSparse}). The read is counted
      * in {@link #reads} throughout, so every chunk and segment file its plan names stays, with its
      * contents, until it ends (ChunkCollector). Returns the pieces of data it read, each a run of
-     * blocks that lie together in one WAL segment or chunk (see {@link Defragmenter}).
+     * blocks that lie together in one WAL segment or chunk (see {@link Defragmenter}). With
+     * {@code checkWal}, blocks read from the WAL are checked as chunk blocks are
+     * ({@link WalSegment#verifyBlocks}), and it returns -1 if some could not be (a segment still
+     * taking writes).
      */
-    private int readBlocks(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
+    private int readBlocks(long first, int count, ByteBuffer dst, List<Hole> holes, boolean checkWal) throws IOException {
         long entered = reads.enter();
         try {
-            return readPlanned(first, count, dst, holes);
+            return readPlanned(first, count, dst, holes, checkWal);
         } finally {
             reads.exit(entered);
         }
     }
 
-    private int readPlanned(long first, int count, ByteBuffer dst, List<Hole> holes) throws IOException {
+    private int readPlanned(long first, int count, ByteBuffer dst, List<Hole> holes, boolean checkWal) throws IOException {
         List<Piece> plan = new ArrayList<>();
         List<WalSegment> held = new ArrayList<>();
         viewLock.lock();
@@ -256,6 +259,9 @@ public final class Volume implements AutoCloseable {
                         s.read(part, WalSegment.segmentOffset(p.pos));
                         metrics.walReads.add(p.length);
                         pieces++;
+                        if (checkWal && !s.verifyBlocks(WalSegment.segmentOffset(p.pos), part.slice(0, bytes))) {
+                            return -1;
+                        }
                     }
                     default -> {
                         chunks.read(p.tag, p.chunkBlocks, (int) p.pos, p.length, p.start, part);
@@ -476,7 +482,11 @@ public final class Volume implements AutoCloseable {
      * them {@link Defragmenter#scattered}: the new WAL records hold them in order, so they come
      * to lie together in the WAL and then in one chunk. Holes stay holes. The blocks' stripes are
      * held from the read to the write, so no client write can come between them (it would be
-     * undone). Not a client request: it counts in no request metric. Returns the blocks written.
+     * undone). The new records get CRCs of their own, so what is read from the WAL is checked
+     * first against the CRCs it was written with (chunk blocks always are): damage read there
+     * fails the rewrite instead of becoming good data. Not a client request: it counts in no
+     * request metric. Returns the blocks written, or -1 if some are in the segment still taking
+     * writes, which cannot be checked yet (it is sealed within {@code sealAfter}).
      */
     int rewrite(long first, int count) throws IOException {
         enter();
@@ -490,7 +500,11 @@ public final class Volume implements AutoCloseable {
             try {
                 ByteBuffer data = ByteBuffer.allocate(n * BLOCK);
                 List<Hole> holes = new ArrayList<>();
-                if (!Defragmenter.scattered(readBlocks(first, n, data, holes), n)) {
+                int pieces = readBlocks(first, n, data, holes, true);
+                if (pieces < 0) {
+                    return -1;
+                }
+                if (!Defragmenter.scattered(pieces, n)) {
                     return 0;
                 }
                 int written = 0;
@@ -540,10 +554,10 @@ public final class Volume implements AutoCloseable {
             // read-modify-write: only the partial first and last blocks need their old contents
             payload = ByteBuffer.allocate((int) (end - first) * BLOCK);
             if (head != 0) {
-                readBlocks(first, 1, payload.slice(0, BLOCK), null);
+                readBlocks(first, 1, payload.slice(0, BLOCK), null, false);
             }
             if ((offset + length) % BLOCK != 0 && (end - 1 > first || head == 0)) {
-                readBlocks(end - 1, 1, payload.slice((int) (end - 1 - first) * BLOCK, BLOCK), null);
+                readBlocks(end - 1, 1, payload.slice((int) (end - 1 - first) * BLOCK, BLOCK), null, false);
             }
             payload.put(head, data, data.position(), length);
             metrics.partialWrites.increment();

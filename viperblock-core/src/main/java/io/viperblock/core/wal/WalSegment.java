@@ -1,5 +1,8 @@
 package io.viperblock.core.wal;
 
+import io.viperblock.core.format.CorruptFormatException;
+import io.viperblock.core.format.Crc32c;
+import io.viperblock.core.format.Formats;
 import io.viperblock.core.io.Fs;
 import io.viperblock.core.io.FsFile;
 import java.io.IOException;
@@ -153,6 +156,33 @@ public final class WalSegment {
         if (got != want) {
             throw new IOException("WAL segment " + path + ": short read at offset " + offset + " (" + got + " of " + want + " bytes)");
         }
+    }
+
+    /**
+     * Checks whole blocks read from this segment at {@code offset} (of one WRITE record's payload)
+     * against the CRCs kept as the writes came in, for a caller that writes them elsewhere with
+     * CRCs of its own (Volume.rewrite), which would make damage read here good data. False while
+     * the segment takes writes (its CRCs may still move); true, unchecked, for a segment found by
+     * replay, which keeps none: replay verified its records, as the consolidator relies on too.
+     *
+     * @throws CorruptFormatException if a block is not what was written
+     */
+    public boolean verifyBlocks(long offset, ByteBuffer data) throws CorruptFormatException {
+        if (!sealed) {
+            return false;
+        }
+        int[] crcs = records.blockCrcs();
+        if (crcs == null) {
+            return true;
+        }
+        int at = records.blockCrcIndex(offset);
+        for (int j = 0; j < data.remaining() / Formats.BLOCK_SIZE; j++) {
+            if (Crc32c.of(data.slice(data.position() + j * Formats.BLOCK_SIZE, Formats.BLOCK_SIZE)) != crcs[at + j]) {
+                throw new CorruptFormatException("WAL segment " + path + ": the block at offset " + (offset + (long) j * Formats.BLOCK_SIZE)
+                        + " does not match the CRC32C it was written with", path.toString(), offset + (long) j * Formats.BLOCK_SIZE);
+            }
+        }
+        return true;
     }
 
     /** Takes a reference that keeps the file open; false if the segment is already gone. */
