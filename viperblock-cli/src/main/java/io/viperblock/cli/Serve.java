@@ -49,9 +49,10 @@ final class Serve extends Vblock.Base {
                     + "(default 4G; 0 keeps none); it gives way whenever the WAL's disk has less than 1G free")
     String walKeep;
 
-    @Option(names = "--no-defrag",
-            description = "never write scattered ranges again; by default, ranges that large reads found in many small pieces "
-                    + "are written again, unchanged, once the volume has been idle for 1 s, so that the next reads of them are sequential")
+    @Option(names = {"--no-idle-work", "--no-defrag"},
+            description = "no work while a volume is idle; by default, once it has been idle for 1 s, ranges that large reads found "
+                    + "in many small pieces are written again, unchanged, so that the next reads of them are sequential, and spare WAL "
+                    + "files are filled with zeros for the segments that lacked one, so that the next writes find their blocks allocated")
     boolean noDefrag;
 
     @Parameters(paramLabel = "VOLUME", arity = "0..*", description = "volumes to export (default: every volume in the store)")

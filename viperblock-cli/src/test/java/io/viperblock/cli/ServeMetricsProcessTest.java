@@ -204,7 +204,8 @@ class ServeMetricsProcessTest {
 
     /**
      * A large read of a scattered range has it written again once the server is quiet, counted by
-     * {@code viperblock_defragmented_blocks_total}, and reading the same; {@code --no-defrag} writes nothing again.
+     * {@code viperblock_defragmented_blocks_total}, and reading the same; {@code --no-idle-work} (alias {@code --no-defrag})
+     * writes nothing again and fills no spare WAL file ({@code viperblock_wal_spares_filled_total}).
      */
     @Test
     void scatteredRangesAreWrittenAgainUnlessTurnedOff() throws Exception {
@@ -215,7 +216,7 @@ class ServeMetricsProcessTest {
             Path log = tmp.resolve(vol + ".log");
             List<String> args = new java.util.ArrayList<>(List.of("serve", "--metrics", "127.0.0.1:0", "--listen", "127.0.0.1:0", vol));
             if (off) {
-                args.add(1, "--no-defrag");
+                args.add(1, "--no-idle-work");
             }
             Process serve = vblock(args.toArray(String[]::new)).start(log);
             try {
@@ -226,7 +227,9 @@ class ServeMetricsProcessTest {
                 assertEquals("True", first.out().strip(), first.describe(""));
                 if (off) {
                     Thread.sleep(3000);
-                    assertEquals(0, value(scrape(metrics), "viperblock_defragmented_blocks_total", "volume", vol), "--no-defrag");
+                    Map<String, PromParser.Family> m = scrape(metrics);
+                    assertEquals(0, value(m, "viperblock_defragmented_blocks_total", "volume", vol), "--no-idle-work");
+                    assertEquals(0, value(m, "viperblock_wal_spares_filled_total", "volume", vol), "--no-idle-work");
                 } else {
                     scrapeUntil(metrics, Duration.ofSeconds(30), "the scattered MiB written again",
                             m -> value(m, "viperblock_defragmented_blocks_total", "volume", vol) >= 256);

@@ -27,6 +27,11 @@ import org.slf4j.LoggerFactory;
  * from the WAL, and cannot yet there). It is best effort: a region that fails, or that no
  * longer looks scattered when its turn comes, is dropped.
  *
+ * <p>The same quiet time then fills the WAL's spare files, one at a time, for the segments that
+ * had to start in new files since the last fills ({@link Volume#fillSpare},
+ * {@code WalWriter.fillSpare}): the volume's other quiet-time work. A client request stops that
+ * too, and the file being filled is deleted unfinished.
+ *
  * <p>Thread-safety: {@link #note} from any reader; the rest on this thread.
  */
 final class Defragmenter implements AutoCloseable {
@@ -59,6 +64,13 @@ final class Defragmenter implements AutoCloseable {
         this.thread = Thread.ofPlatform().daemon().name("vb-defrag-" + volume.name()).unstarted(this::loop);
         if (quietNanos > 0) {
             thread.start();
+        }
+    }
+
+    /** Regions noted and not yet rewritten. */
+    int regionsNoted() {
+        synchronized (noted) {
+            return noted.cardinality();
         }
     }
 
@@ -120,6 +132,10 @@ final class Defragmenter implements AutoCloseable {
                 now = requests.getAsLong();
                 quiet = now == seen; // a client is back: wait until it has been quiet again
                 seen = now;
+            }
+            long since = seen;
+            while (quiet && !closed && volume.walQuiet() && volume.fillSpare(() -> closed || requests.getAsLong() != since)) {
+                // one file at a time, until the WAL wants no more or a client is back
             }
         }
     }

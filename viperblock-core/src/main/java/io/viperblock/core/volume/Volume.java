@@ -531,6 +531,14 @@ public final class Volume implements AutoCloseable {
         return (to - from) / BLOCK;
     }
 
+    /**
+     * Fills one spare WAL file, if the WAL lacked spares since the last fills (quiet-time work:
+     * {@link WalWriter#fillSpare}); {@code stop} says when a client is back. Whether one was filled.
+     */
+    boolean fillSpare(java.util.function.BooleanSupplier stop) {
+        return wal.fillSpare(nextSeq::getAndIncrement, stop);
+    }
+
     /** Whether the WAL is mostly consolidated (at most a quarter of its bound pending): the defragmenter may add to it. */
     boolean walQuiet() {
         return wal.pendingBytes() <= config.maxPendingWalBytes() / 4;

@@ -14,7 +14,7 @@ import java.time.Duration;
  * @param cacheBytes            bounded cache of chunk blocks read from a remote store (a local store has none: the page cache serves)
  * @param checkpointEvery       map deltas between two compacted checkpoints
  * @param sweepEvery            the collector looks for chunks the map no longer names after each checkpoint, and after any other consolidation once this has passed since its last look (ChunkCollector)
- * @param defragQuiet           scattered ranges that large reads found are written again once no client request has come for this long (Defragmenter); zero: never
+ * @param defragQuiet           the volume's quiet-time work begins once no client request has come for this long: scattered ranges that large reads found are written again, and spare WAL files filled (Defragmenter); zero: never
  */
 public record VolumeConfig(
         long segmentBytes,

@@ -54,6 +54,6 @@ final class VolumeMetrics {
                 chunks.hits(), chunks.misses(), chunks.storeReads(), chunks.storeBytes(),
                 mapExtents, mapBytes, mapExtents == 0 ? 0 : (double) mapBytes / mapExtents, chunkCount, dirtyExtents,
                 backpressureWaits.sum(), readHist.sumNanos(), writeHist.sumNanos(), flushHist.sumNanos(), lastError,
-                readHist, writeHist, flushHist, wal.syncLatency(), d.blocks.sum());
+                readHist, writeHist, flushHist, wal.syncLatency(), d.blocks.sum(), wal.sparesFilled(), d.regionsNoted(), wal.sparesLacked());
     }
 }

@@ -12,6 +12,9 @@ import io.viperblock.core.metrics.LatencyHistogram;
  * @param walSyncLatency       time of each fdatasync of {@code WalWriter.sync} (one per flush batch)
  * @param chunksDeleted        chunks the map no longer named, deleted from the store ({@code ChunkCollector})
  * @param blocksDefragmented   blocks written again, unchanged, so that scattered ranges lie together ({@code Defragmenter})
+ * @param walSparesFilled      spare WAL files filled with zeros while the volume was quiet ({@code WalWriter.fillSpare})
+ * @param defragRegionsNoted   MiB regions a large read found scattered, not yet written again: quiet-time work to come
+ * @param walSparesLacked      spare WAL files the next quiet time will fill: quiet-time work to come
  */
 public record VolumeStats(
         long reads, long bytesRead, long writes, long bytesWritten, long partialWrites, long zeroes, long trims,
@@ -22,4 +25,5 @@ public record VolumeStats(
         long mapExtents, long mapBytes, double mapBytesPerExtent, int chunks, long dirtyExtents,
         long backpressureWaits, long readNanosTotal, long writeNanosTotal, long flushNanosTotal, String lastConsolidationError,
         LatencyHistogram.Snapshot readLatency, LatencyHistogram.Snapshot writeLatency, LatencyHistogram.Snapshot flushLatency,
-        LatencyHistogram.Snapshot walSyncLatency, long blocksDefragmented) {}
+        LatencyHistogram.Snapshot walSyncLatency, long blocksDefragmented, long walSparesFilled, int defragRegionsNoted,
+        int walSparesLacked) {}

@@ -110,8 +110,16 @@ public final class WalWriter implements AutoCloseable {
     private volatile int recycleUpTo;
     /** The most spares an open keeps of those it finds (then {@link #recycleUpTo} trims them), and the largest pool. */
     static final int MAX_RECYCLED_SPARES = 64;
-    /** Files {@link #recycle} is moving in; guarded by spares. */
+    /** Files {@link #recycle} is moving in, or {@link #fillSpare} is filling; guarded by spares. */
     private int recycling;
+    /** Segments rotated into a new file for want of a spare since the last fills, at most the pool; guarded by spares. */
+    private int sparesLacked;
+    /** Whether the last segment started had to start in a new file; guarded by writeLock. */
+    private boolean startedInNewFile;
+    /** Spares made by {@link #fillSpare}. */
+    private final LongAdder sparesFilled = new LongAdder();
+    /** The name a filled spare starts with, apart from every other spare's (a sequence number alone). */
+    static final String FILLED_PREFIX = "zero-";
     private volatile boolean closing;
     /**
      * Zeros are written ahead of the records of a segment in a new file (or past the end of a
@@ -490,6 +498,11 @@ public final class WalWriter implements AutoCloseable {
         // the new segment first: if it cannot be created (disk full) the old one stays active
         // and unsealed, so nothing is ever appended to a segment the consolidator may take
         WalSegment next = newSegment(firstSeq);
+        if (startedInNewFile) {
+            synchronized (spares) {
+                sparesLacked = Math.min(sparesLacked + 1, recycleUpTo);
+            }
+        }
         old.seal();
         active = next;
         sealListener.run();
@@ -500,6 +513,7 @@ public final class WalWriter implements AutoCloseable {
         Path path = dir.resolve(Formats.seqName(firstSeq) + ".wal");
         ByteBuffer header = new WalHeader(volumeId, firstSeq, epoch).encode();
         FsFile file = reuseSpare(path, header);
+        startedInNewFile = file == null;
         long written; // zeros are written ahead from here once a client flushes (writeAhead): a spare may be short
         if (file == null) {
             file = fs.createNew(path);
@@ -627,6 +641,91 @@ public final class WalWriter implements AutoCloseable {
             }
         }
         return moved;
+    }
+
+    /**
+     * Fills one spare file with zeros, for a segment that would otherwise start in a new file:
+     * the WAL's quiet-time work (Volume, Defragmenter). A segment in a new file makes the file
+     * system allocate its blocks as the records come, and an fdatasync there also commits the
+     * file's growth: 1 GiB copied in by nbdcopy right after 1 GiB went into new files ran at
+     * 538-558 MB/s, with 16 such spares at 708-747 (docs/PERFORMANCE.md); a client flushing in a
+     * new file has zeros written ahead of its records on its way ({@link #writeAhead}).
+     *
+     * <p>Only as many as the segments rotated into new files since the last fills
+     * ({@link #sparesLacked}), and only while the pool is below its bound ({@link #recycleUpTo})
+     * and the WAL's file system keeps, after this file, room for a full pool and
+     * {@link #SPARE_MIN_FREE_SEGMENTS} segments more: a volume that has not lacked spares gets none,
+     * and a full pool or a disk short of room clears the lack. The file
+     * ({@code zero-<seq>.spare}, {@code seq} a fresh sequence number drawn for it, so no other
+     * spare has its name) is written in steps of {@link #WRITE_AHEAD_BYTES}, fdatasynced, and its name synced
+     * before it joins the pool, like every spare's. {@code stop} is asked before each step: when
+     * it says so (a client is back) the file is deleted unfinished. A crash leaves at most one
+     * unfinished file, which the next open takes as a spare: its bytes are zeros or holes, where
+     * a scan finds no record, and a spare may be short.
+     *
+     * @return whether a spare was filled (there may be more to fill)
+     */
+    public boolean fillSpare(java.util.function.LongSupplier seq, java.util.function.BooleanSupplier stop) {
+        synchronized (spares) {
+            long room = (long) (recycleUpTo + SPARE_MIN_FREE_SEGMENTS + 1) * segmentBytes;
+            if (closing || sparesLacked == 0) {
+                return false;
+            }
+            if (spares.size() + recycling >= recycleUpTo || usableSpace() < room) {
+                sparesLacked = 0; // a full pool lacks nothing; a disk short of room gets none, and none later for this lack
+                return false;
+            }
+            recycling++;
+        }
+        Path spare = dir.resolve(FILLED_PREFIX + Formats.seqName(seq.getAsLong()) + SPARE_SUFFIX);
+        FsFile created;
+        try {
+            created = fs.createNew(spare);
+        } catch (IOException e) { // a full disk, or the name taken (a spare an open found, named before a crash): not ours to delete
+            synchronized (spares) {
+                recycling--;
+            }
+            return false;
+        }
+        boolean filled = false;
+        try {
+            try (FsFile f = created) {
+                for (long at = 0; at < segmentBytes; at += WRITE_AHEAD_BYTES) {
+                    if (stop.getAsBoolean()) {
+                        break;
+                    }
+                    f.write(ZEROS.slice(0, (int) Math.min(WRITE_AHEAD_BYTES, segmentBytes - at)), at); // a view of its own
+                    if (at + WRITE_AHEAD_BYTES >= segmentBytes) {
+                        f.force();
+                        filled = true;
+                    }
+                }
+            }
+            if (filled) {
+                fs.syncDir(dir);
+            }
+        } catch (IOException e) {
+            filled = false; // a full disk, or a failing one: deleted below, and tried again at a later quiet time
+        } finally {
+            if (!filled) {
+                try {
+                    fs.delete(spare);
+                } catch (IOException ignored) {
+                    // a file left under a spare's name is taken, or deleted, at the next open
+                }
+            }
+            synchronized (spares) {
+                recycling--;
+                if (filled) {
+                    spares.add(spare);
+                    sparesLacked--;
+                }
+            }
+        }
+        if (filled) {
+            sparesFilled.increment();
+        }
+        return filled;
     }
 
     /** Deletes the spare files beyond the newest {@code keep}: all of them when the WAL's disk is full. */
@@ -1034,6 +1133,14 @@ public final class WalWriter implements AutoCloseable {
     public long syncCalls() { return syncCalls.sum(); }
     public LatencyHistogram.Snapshot syncLatency() { return syncLatency.snapshot(); }
     public long bytesWritten() { return bytesWritten.sum(); }
+    /** Spares {@link #fillSpare} would still fill: the segments that lacked one since the last fills. */
+    public int sparesLacked() {
+        synchronized (spares) {
+            return sparesLacked;
+        }
+    }
+    /** Spares made by {@link #fillSpare} since the open. */
+    public long sparesFilled() { return sparesFilled.sum(); }
     public long syncedSeq() { return syncedSeq; }
 
     private void checkUsable() throws IOException {

@@ -62,6 +62,12 @@ class DefragmenterTest {
         return model;
     }
 
+    private static long filledSpares(Path wal) throws IOException {
+        try (var files = java.nio.file.Files.list(wal)) {
+            return files.filter(f -> f.getFileName().toString().startsWith("zero-")).count();
+        }
+    }
+
     private static void waitFor(Volume v, long blocks) throws InterruptedException {
         for (int i = 0; i < 200 && v.stats().blocksDefragmented() < blocks; i++) {
             Thread.sleep(25);
@@ -107,6 +113,45 @@ class DefragmenterTest {
             assertArrayEquals(model, v.read(2L * REGION, REGION));
             Thread.sleep(500);
             assertEquals(0, v.stats().blocksDefragmented(), "rewrote with the defragmenter turned off");
+        }
+    }
+
+    /**
+     * The other quiet-time work: the WAL segments that had to start in new files get spare files
+     * filled with zeros once the volume is quiet, and the next segments take them; nothing is
+     * filled with the quiet-time work turned off. The data reads back unchanged.
+     */
+    @Test
+    void sparesAreFilledOnceQuietForTheSegmentsThatStartedInNewFiles() throws Exception {
+        SplittableRandom rnd = Seeds.random("defrag-spares");
+        for (Duration quiet : List.of(Duration.ofMillis(100), Duration.ZERO)) {
+            String name = quiet.isZero() ? "spares-off" : "spares";
+            try (Volume v = create(name, quiet)) {
+                byte[] model = Seeds.bytes(rnd, 3 * REGION);
+                for (int at = 0; at < model.length; at += 16 * BLOCK) { // over three 1 MiB segments, each in a new file
+                    v.write(at, java.util.Arrays.copyOfRange(model, at, at + 16 * BLOCK), false);
+                }
+                v.flush();
+                for (int i = 0; i < 200 && v.stats().walSparesFilled() == 0; i++) {
+                    Thread.sleep(25);
+                }
+                if (quiet.isZero()) {
+                    Thread.sleep(500);
+                    assertEquals(0, v.stats().walSparesFilled(), "filled with the quiet-time work turned off");
+                } else {
+                    assertTrue(v.stats().walSparesFilled() > 0, "no spare filled: " + v.stats());
+                    Path wal = dir.resolve("volumes").resolve(name).resolve("wal");
+                    long filled = filledSpares(wal);
+                    assertTrue(filled > 0, "no filled spare in " + wal);
+                    for (int at = 0; at < 2 * REGION; at += 16 * BLOCK) { // the same bytes again, over two more segments
+                        v.write(at, java.util.Arrays.copyOfRange(model, at, at + 16 * BLOCK), false);
+                    }
+                    v.flush();
+                    assertTrue(filledSpares(wal) < filled, "the next segments took no filled spare");
+                }
+                v.drain();
+                assertArrayEquals(model, v.read(0, model.length), "the data changed");
+            }
         }
     }
 

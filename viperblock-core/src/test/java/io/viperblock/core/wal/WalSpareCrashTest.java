@@ -127,4 +127,58 @@ class WalSpareCrashTest {
             assertTrue(cut < 200, "the flushes never finished");
         }
     }
+    /**
+     * The same for a spare filled with zeros while the volume was quiet (fillSpare): a power cut
+     * at any step of filling it, and of the next segment taking it, loses no flushed record, and
+     * the WAL opens (an unfinished filled file is a spare of zeros or holes, maybe short).
+     */
+    @Test
+    void aPowerCutAtAnyStepOfFillingASpareAndUsingItLosesNoFlushedRecord() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(84019283746512L);
+        boolean finished = false;
+        for (int cut = 0; !finished; cut++) {
+            CrashFs fs = new CrashFs();
+            fs.createDirectories(DIR);
+            WalWriter wal = new WalWriter(fs, DIR, id, 1, SEGMENT, new AtomicLong(100), List.of());
+            wal.recycleUpTo(4);
+            List<Long> flushed = new ArrayList<>();
+            flushed.add(wal.append(WalRecord.WRITE, 0, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE)).seq());
+            wal.sync();
+            wal.sealActive(); // the next segment starts in a new file: one spare lacked
+            AtomicLong fillSeqs = new AtomicLong(5000);
+            fs.powerCutAfter(cut);
+            try {
+                if (!wal.fillSpare(fillSeqs::getAndIncrement, () -> false)) {
+                    // fillSpare swallows its own failures; the only one here can be the power going
+                    wal.append(WalRecord.WRITE, 9, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE)); // must fail now
+                    throw new AssertionError(ctxOf(cut) + ": the spare was not filled, with the power on");
+                }
+                WalWriter.Record r = wal.append(WalRecord.WRITE, 1, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                wal.sync();
+                flushed.add(r.seq());
+                wal.sealActive(); // the next segment takes the filled spare
+                r = wal.append(WalRecord.WRITE, 2, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                wal.sync();
+                flushed.add(r.seq());
+                finished = true;
+            } catch (IOException | UncheckedIOException e) {
+                // the power went
+            }
+            wal.abandon();
+            fs.crash(CrashFs.Mode.STRICT, rnd);
+            fs.powerCutAfter(-1);
+
+            String ctx = ctxOf(cut) + (finished ? " (none: every flush finished)" : "");
+            List<Long> seqs = replay(fs, 0, ctx);
+            assertTrue(seqs.containsAll(flushed), ctx + ": flushed " + flushed + ", replayed " + seqs);
+            if (finished) {
+                assertEquals(flushed, seqs, ctx);
+            }
+            assertTrue(cut < 400, "the flushes never finished");
+        }
+    }
+
+    private static String ctxOf(int cut) {
+        return "power cut after " + cut + " operations";
+    }
 }
