@@ -562,10 +562,10 @@ public final class Volume implements AutoCloseable {
             // read-modify-write: only the partial first and last blocks need their old contents
             payload = ByteBuffer.allocate((int) (end - first) * BLOCK);
             if (head != 0) {
-                readBlocks(first, 1, payload.slice(0, BLOCK), null, false);
+                readOldBlock(first, payload.slice(0, BLOCK));
             }
             if ((offset + length) % BLOCK != 0 && (end - 1 > first || head == 0)) {
-                readBlocks(end - 1, 1, payload.slice((int) (end - 1 - first) * BLOCK, BLOCK), null, false);
+                readOldBlock(end - 1, payload.slice((int) (end - 1 - first) * BLOCK, BLOCK));
             }
             payload.put(head, data, data.position(), length);
             metrics.partialWrites.increment();
@@ -575,6 +575,19 @@ public final class Volume implements AutoCloseable {
             ByteBuffer part = payload.slice((int) (b - first) * BLOCK, n * BLOCK);
             append(WalRecord.WRITE, b, n, part);
             b += n;
+        }
+    }
+
+    /**
+     * Reads the old contents of a block that a partial write merges into: the merged block gets a
+     * CRC of its own, so what is read from the WAL is first checked against the CRC its write came
+     * with, as {@link #rewrite} does (durability rule 2): damage read there fails the write with
+     * {@code CorruptFormatException} instead of becoming good data. A block in the segment still
+     * taking writes cannot be checked yet (its CRCs may still move) and is read unchecked.
+     */
+    private void readOldBlock(long block, ByteBuffer dst) throws IOException {
+        if (readBlocks(block, 1, dst.duplicate(), null, true) < 0) {
+            readBlocks(block, 1, dst, null, false);
         }
     }
 

@@ -647,9 +647,10 @@ public final class WalWriter implements AutoCloseable {
      * Fills one spare file with zeros, for a segment that would otherwise start in a new file:
      * the WAL's quiet-time work (Volume, Defragmenter). A segment in a new file makes the file
      * system allocate its blocks as the records come, and an fdatasync there also commits the
-     * file's growth: 1 GiB copied in by nbdcopy right after 1 GiB went into new files ran at
-     * 538-558 MB/s, with 16 such spares at 708-747 (docs/PERFORMANCE.md); a client flushing in a
-     * new file has zeros written ahead of its records on its way ({@link #writeAhead}).
+     * file's growth: 1 GiB copied in by nbdcopy right after 30 s of 64 KiB random writes (which
+     * made no garbage chunks, so no spares) ran at 485-560 MB/s, and at 730-816 with the spares
+     * this filled (docs/PERFORMANCE.md); a client flushing in a new file has zeros written ahead
+     * of its records on its way ({@link #writeAhead}).
      *
      * <p>Only as many as the segments rotated into new files since the last fills
      * ({@link #sparesLacked}), and only while the pool is below its bound ({@link #recycleUpTo})

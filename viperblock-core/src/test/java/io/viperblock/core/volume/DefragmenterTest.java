@@ -158,10 +158,11 @@ class DefragmenterTest {
     /**
      * A block damaged in the WAL after it was written fails the rewrite, which would give it a
      * CRC of its own and so make the damage good data; the consolidated chunk still holds the
-     * block as written, checked against the CRC the write came with.
+     * block as written, checked against the CRC the write came with. A partial write into that
+     * block (a read-modify-write, Volume.writeLocked) fails the same way.
      */
     @Test
-    void aBlockDamagedInTheWalFailsTheRewriteInsteadOfBecomingGoodData() throws Exception {
+    void aBlockDamagedInTheWalFailsTheRewriteAndAPartialWriteInsteadOfBecomingGoodData() throws Exception {
         SplittableRandom rnd = Seeds.random("defrag-damage");
         try (Volume v = create("damage", Duration.ZERO)) {
             v.write(0, Seeds.bytes(rnd, REGION), false);
@@ -193,6 +194,12 @@ class DefragmenterTest {
                     io.viperblock.core.format.CorruptFormatException.class, () -> v.rewrite(0, Defragmenter.REGION_BLOCKS));
             assertTrue(e.getMessage().contains("does not match the CRC32C it was written with"), e.getMessage());
             assertEquals(0, v.stats().blocksDefragmented());
+
+            // a partial write into the block merges its old contents, which get a CRC of their own too: the same check
+            e = org.junit.jupiter.api.Assertions.assertThrows(io.viperblock.core.format.CorruptFormatException.class,
+                    () -> v.write(5L * BLOCK + 512, new byte[512], false));
+            assertTrue(e.getMessage().contains("does not match the CRC32C it was written with"), e.getMessage());
+            assertEquals(0, v.stats().partialWrites(), "the partial write went through");
         }
     }
 

@@ -102,9 +102,9 @@ public class VolumePowerLossTest {
         double secs = (System.nanoTime() - started) / 1e9;
         String summary = String.format(Locale.ROOT,
                 "{\"campaign\":\"power-loss\",\"store\":\"%s\",\"mode\":\"%s\",\"crashPoints\":%d,\"insidePhase\":%s,\"justAfterPhase\":%s,"
-                        + "\"cycles\":%d,\"rewrites\":%d,\"worlds\":%d,\"blocksVerified\":%d,\"dataErrors\":0,\"seed\":%d,\"seconds\":%.1f,"
+                        + "\"cycles\":%d,\"rewrites\":%d,\"fills\":%d,\"worlds\":%d,\"blocksVerified\":%d,\"dataErrors\":0,\"seed\":%d,\"seconds\":%.1f,"
                         + "\"pointsPerSecond\":%.1f,\"cutSites\":%s,\"finished\":\"%s\"}%n",
-                storeName, mode, c.crashPoints(), json(c.inside), json(c.after), c.cycles, c.rewrites, c.worlds, c.blocksVerified, seed, secs,
+                storeName, mode, c.crashPoints(), json(c.inside), json(c.after), c.cycles, c.rewrites, c.fills, c.worlds, c.blocksVerified, seed, secs,
                 c.crashPoints() / secs, json(c.sites), Instant.now());
         System.out.print(summary);
         if (points >= 100) {
@@ -203,6 +203,7 @@ public class VolumePowerLossTest {
         long cycles;
         /** Rewrites (of the defragmenter) that wrote something. */
         long rewrites;
+        long fills;
         long worlds;
         long blocksVerified;
         long armedAt;
@@ -369,7 +370,7 @@ public class VolumePowerLossTest {
         }
 
         void step() throws IOException, InterruptedException {
-            int op = rnd.nextInt(41);
+            int op = rnd.nextInt(42);
             if (op < 26) {
                 long[] r = VolumeModelTest.randomRange(rnd, 128 << 10);
                 byte[] d = new byte[(int) r[1]];
@@ -400,6 +401,11 @@ public class VolumePowerLossTest {
                 flushedAll();
             } else if (op < 40) {
                 Thread.sleep(1 + rnd.nextInt(3)); // the background consolidator's turn
+            } else if (op < 41) {
+                // the quiet-time fill of a spare WAL file, for a segment that started in a new file
+                if (v.fillSpare(() -> false)) {
+                    fills++;
+                }
             } else {
                 // the defragmenter's rewrite (data unchanged), if the range is scattered enough
                 int count = rnd.nextBoolean() ? Defragmenter.MIN_READ_BLOCKS : Defragmenter.REGION_BLOCKS;
