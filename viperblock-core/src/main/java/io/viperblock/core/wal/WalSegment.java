@@ -171,6 +171,14 @@ public final class WalSegment {
         if (!sealed) {
             return false;
         }
+        return verifyKept(offset, data);
+    }
+
+    /**
+     * {@link #verifyBlocks} for any segment, sealed or not; for one still taking writes the
+     * caller holds the WAL's write lock (WalWriter.verifyBlocks), under which its CRCs are added.
+     */
+    boolean verifyKept(long offset, ByteBuffer data) throws CorruptFormatException {
         int[] crcs = records.blockCrcs();
         if (crcs == null) {
             return true;

@@ -1134,6 +1134,26 @@ public final class WalWriter implements AutoCloseable {
     public long syncCalls() { return syncCalls.sum(); }
     public LatencyHistogram.Snapshot syncLatency() { return syncLatency.snapshot(); }
     public long bytesWritten() { return bytesWritten.sum(); }
+    /**
+     * Checks whole blocks read from {@code seg} at {@code offset} against the CRCs their writes
+     * came with, as {@link WalSegment#verifyBlocks} does, also in the segment still taking writes:
+     * under the write lock, which its CRCs are added under, so they cannot move meanwhile. For a
+     * partial write's read of the blocks it merges (Volume), rare enough to take the lock.
+     *
+     * @throws io.viperblock.core.format.CorruptFormatException if a block is not what was written
+     */
+    public void verifyBlocks(WalSegment seg, long offset, ByteBuffer data) throws IOException {
+        if (seg.verifyBlocks(offset, data)) {
+            return;
+        }
+        writeLock.lock();
+        try {
+            seg.verifyKept(offset, data);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
     /** Spares {@link #fillSpare} would still fill: the segments that lacked one since the last fills. */
     public int sparesLacked() {
         synchronized (spares) {

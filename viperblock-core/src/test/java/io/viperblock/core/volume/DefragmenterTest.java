@@ -177,19 +177,7 @@ class DefragmenterTest {
                 Thread.sleep(25);
             }
             assertTrue(v.stats().keptWalBytes() > 0, "not consolidated and kept: " + v.stats());
-            int damaged = 0;
-            try (var files = java.nio.file.Files.walk(dir)) {
-                for (Path f : files.filter(java.nio.file.Files::isRegularFile).toList()) {
-                    byte[] bytes = java.nio.file.Files.readAllBytes(f);
-                    for (int at = indexOf(bytes, block, 0); at >= 0; at = indexOf(bytes, block, at + 1)) {
-                        try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.WRITE)) {
-                            ch.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) ~block[100]}), at + 100);
-                        }
-                        damaged++;
-                    }
-                }
-            }
-            assertTrue(damaged > 0, "the block was not found in the WAL");
+            assertTrue(damage(block) > 0, "the block was not found in the WAL");
             io.viperblock.core.format.CorruptFormatException e = org.junit.jupiter.api.Assertions.assertThrows(
                     io.viperblock.core.format.CorruptFormatException.class, () -> v.rewrite(0, Defragmenter.REGION_BLOCKS));
             assertTrue(e.getMessage().contains("does not match the CRC32C it was written with"), e.getMessage());
@@ -201,6 +189,52 @@ class DefragmenterTest {
             assertTrue(e.getMessage().contains("does not match the CRC32C it was written with"), e.getMessage());
             assertEquals(0, v.stats().partialWrites(), "the partial write went through");
         }
+    }
+
+    /**
+     * The same for a block still in the segment taking writes, whose CRCs a partial write checks
+     * under the WAL's write lock: damage there fails the partial write too.
+     */
+    @Test
+    void aBlockDamagedInTheSegmentTakingWritesFailsAPartialWrite() throws Exception {
+        SplittableRandom rnd = Seeds.random("partial-damage");
+        VolumeConfig config = VolumeScenarios.smallConfig().withSealAfter(Duration.ofHours(1)).withDefragQuiet(Duration.ZERO);
+        VolumeManager mgr = new VolumeManager(store, dir, NioFs.INSTANCE, config);
+        mgr.create("active", SIZE);
+        try (Volume v = mgr.open("active")) {
+            byte[] block = Seeds.bytes(rnd, BLOCK);
+            v.write(7L * BLOCK, block, false);
+            byte[] other = Seeds.bytes(rnd, BLOCK);
+            v.write(9L * BLOCK, other, false);
+            assertEquals(1, damage(block), "the block is in the active segment's file only");
+
+            io.viperblock.core.format.CorruptFormatException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.viperblock.core.format.CorruptFormatException.class, () -> v.write(7L * BLOCK + 100, new byte[512], false));
+            assertTrue(e.getMessage().contains("does not match the CRC32C it was written with"), e.getMessage());
+            assertEquals(0, v.stats().partialWrites(), "the partial write went through");
+
+            v.write(9L * BLOCK + 100, new byte[512], false); // an undamaged block merges as before
+            System.arraycopy(new byte[512], 0, other, 100, 512);
+            assertArrayEquals(other, v.read(9L * BLOCK, BLOCK));
+            assertEquals(1, v.stats().partialWrites());
+        }
+    }
+
+    /** Flips one byte of every copy of {@code block} in the files under the data directory; how many copies. */
+    private int damage(byte[] block) throws IOException {
+        int damaged = 0;
+        try (var files = java.nio.file.Files.walk(dir)) {
+            for (Path f : files.filter(java.nio.file.Files::isRegularFile).toList()) {
+                byte[] bytes = java.nio.file.Files.readAllBytes(f);
+                for (int at = indexOf(bytes, block, 0); at >= 0; at = indexOf(bytes, block, at + 1)) {
+                    try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.WRITE)) {
+                        ch.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) ~block[100]}), at + 100);
+                    }
+                    damaged++;
+                }
+            }
+        }
+        return damaged;
     }
 
     private static int indexOf(byte[] hay, byte[] needle, int from) {
