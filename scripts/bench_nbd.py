@@ -71,9 +71,10 @@ def settle(targets):
     t = time.monotonic()
     for s in targets:
         if isinstance(s, Server) and s.metrics_port:
-            while time.monotonic() - t < SETTLE_TIMEOUT and (
-                    s.sample("viperblock_wal_pending_bytes")[0] > SETTLE_PENDING_BYTES
-                    or s.sample("viperblock_idle_work_pending")[0] > 0):
+            while time.monotonic() - t < SETTLE_TIMEOUT:
+                pending, idle_work = s.sample("viperblock_wal_pending_bytes", "viperblock_idle_work_pending")  # one scrape
+                if pending <= SETTLE_PENDING_BYTES and idle_work == 0:
+                    break
                 time.sleep(0.2)
     os.sync()
     return time.monotonic() - t

@@ -22,9 +22,8 @@ import org.slf4j.LoggerFactory;
  * this thread has the volume write each noted region again, unchanged ({@link Volume#rewrite}),
  * so that its blocks come to lie together in the WAL and then in one chunk. A client request
  * stops it until the volume is quiet again; the rewrite holds the region's block locks, so no
- * client write can come between its read and its write. A region with blocks in the WAL
- * segment still taking writes waits for a later quiet time (the rewrite checks what it reads
- * from the WAL, and cannot yet there). It is best effort: a region that fails, or that no
+ * client write can come between its read and its write; it checks what it reads from the WAL
+ * against the CRCs the writes came with. It is best effort: a region that fails, or that no
  * longer looks scattered when its turn comes, is dropped.
  *
  * <p>The same quiet time then fills the WAL's spare files, one at a time, for the segments that
@@ -112,14 +111,7 @@ final class Defragmenter implements AutoCloseable {
                     noted.clear(region);
                 }
                 try {
-                    int n = volume.rewrite((long) region * REGION_BLOCKS, REGION_BLOCKS);
-                    if (n < 0) { // blocks in the segment still taking writes: again once quiet, after its seal
-                        synchronized (noted) {
-                            noted.set(region);
-                        }
-                        break;
-                    }
-                    blocks.add(n);
+                    blocks.add(volume.rewrite((long) region * REGION_BLOCKS, REGION_BLOCKS));
                 } catch (VolumeClosedException | VolumeFencedException e) {
                     return;
                 } catch (IOException | RuntimeException e) {

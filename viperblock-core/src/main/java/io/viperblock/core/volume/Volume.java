@@ -170,13 +170,13 @@ public final class Volume implements AutoCloseable {
             long end = (offset + length + BLOCK - 1) / BLOCK;
             int head = (int) (offset % BLOCK);
             if (head == 0 && length % BLOCK == 0) {
-                int pieces = readBlocks(first, (int) (end - first), dst, holes, WAL_UNCHECKED);
+                int pieces = readBlocks(first, (int) (end - first), dst, holes, false);
                 if (Defragmenter.scattered(pieces, (int) (end - first))) {
                     defrag.note(first, (int) (end - first));
                 }
             } else {
                 ByteBuffer whole = ByteBuffer.allocate((int) (end - first) * BLOCK);
-                readBlocks(first, (int) (end - first), whole, null, WAL_UNCHECKED);
+                readBlocks(first, (int) (end - first), whole, null, false);
                 dst.put(whole.array(), head, length);
             }
             metrics.read(length, System.nanoTime() - started);
@@ -196,19 +196,10 @@ public final class Volume implements AutoCloseable {
      * in {@link #reads} throughout, so every chunk and segment file its plan names stays, with its
      * contents, until it ends (ChunkCollector). Returns the pieces of data it read, each a run of
      * blocks that lie together in one WAL segment or chunk (see {@link Defragmenter}). With
-     * {@code checkWal} other than {@link #WAL_UNCHECKED}, blocks read from the WAL are checked as
-     * chunk blocks are ({@link WalSegment#verifyBlocks}): with {@link #WAL_CHECKED_SEALED} it
-     * returns -1 if some could not be (a segment still taking writes); with {@link #WAL_CHECKED}
-     * those are checked under the WAL's write lock ({@link WalWriter#verifyBlocks}).
+     * {@code checkWal}, blocks read from the WAL are checked as chunk blocks are
+     * ({@link WalWriter#verifyBlocks}): for a caller that writes them again with CRCs of its own.
      */
-    /** What a read checks of the blocks it reads from the WAL: nothing (clients' reads). */
-    private static final int WAL_UNCHECKED = 0;
-    /** Blocks in sealed segments; a block in the segment taking writes makes the read return -1 (the defragmenter's rewrite). */
-    private static final int WAL_CHECKED_SEALED = 1;
-    /** Every block, those in the segment taking writes under the WAL's write lock (a partial write's merge). */
-    private static final int WAL_CHECKED = 2;
-
-    private int readBlocks(long first, int count, ByteBuffer dst, List<Hole> holes, int checkWal) throws IOException {
+    private int readBlocks(long first, int count, ByteBuffer dst, List<Hole> holes, boolean checkWal) throws IOException {
         long entered = reads.enter();
         try {
             return readPlanned(first, count, dst, holes, checkWal);
@@ -217,7 +208,7 @@ public final class Volume implements AutoCloseable {
         }
     }
 
-    private int readPlanned(long first, int count, ByteBuffer dst, List<Hole> holes, int checkWal) throws IOException {
+    private int readPlanned(long first, int count, ByteBuffer dst, List<Hole> holes, boolean checkWal) throws IOException {
         List<Piece> plan = new ArrayList<>();
         List<WalSegment> held = new ArrayList<>();
         viewLock.lock();
@@ -267,10 +258,8 @@ public final class Volume implements AutoCloseable {
                         s.read(part, WalSegment.segmentOffset(p.pos));
                         metrics.walReads.add(p.length);
                         pieces++;
-                        if (checkWal == WAL_CHECKED) {
+                        if (checkWal) {
                             wal.verifyBlocks(s, WalSegment.segmentOffset(p.pos), part.slice(0, bytes));
-                        } else if (checkWal == WAL_CHECKED_SEALED && !s.verifyBlocks(WalSegment.segmentOffset(p.pos), part.slice(0, bytes))) {
-                            return -1;
                         }
                     }
                     default -> {
@@ -495,8 +484,7 @@ public final class Volume implements AutoCloseable {
      * undone). The new records get CRCs of their own, so what is read from the WAL is checked
      * first against the CRCs it was written with (chunk blocks always are): damage read there
      * fails the rewrite instead of becoming good data. Not a client request: it counts in no
-     * request metric. Returns the blocks written, or -1 if some are in the segment still taking
-     * writes, which cannot be checked yet (it is sealed within {@code sealAfter}).
+     * request metric. Returns the blocks written.
      */
     int rewrite(long first, int count) throws IOException {
         enter();
@@ -510,10 +498,7 @@ public final class Volume implements AutoCloseable {
             try {
                 ByteBuffer data = ByteBuffer.allocate(n * BLOCK);
                 List<Hole> holes = new ArrayList<>();
-                int pieces = readBlocks(first, n, data, holes, WAL_CHECKED_SEALED);
-                if (pieces < 0) {
-                    return -1;
-                }
+                int pieces = readBlocks(first, n, data, holes, true);
                 if (!Defragmenter.scattered(pieces, n)) {
                     return 0;
                 }
@@ -592,11 +577,10 @@ public final class Volume implements AutoCloseable {
      * Reads the old contents of a block that a partial write merges into: the merged block gets a
      * CRC of its own, so what is read from the WAL is first checked against the CRC its write came
      * with, as {@link #rewrite} does (durability rule 2): damage read there fails the write with
-     * {@code CorruptFormatException} instead of becoming good data. A block in the segment still
-     * taking writes is checked under the WAL's write lock, which its CRCs are added under.
+     * {@code CorruptFormatException} instead of becoming good data.
      */
     private void readOldBlock(long block, ByteBuffer dst) throws IOException {
-        readBlocks(block, 1, dst, null, WAL_CHECKED);
+        readBlocks(block, 1, dst, null, true);
     }
 
     private void append(int type, long firstBlock, int count, ByteBuffer payload) throws IOException {

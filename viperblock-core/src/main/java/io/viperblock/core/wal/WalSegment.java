@@ -161,27 +161,17 @@ public final class WalSegment {
     /**
      * Checks whole blocks read from this segment at {@code offset} (of one WRITE record's payload)
      * against the CRCs kept as the writes came in, for a caller that writes them elsewhere with
-     * CRCs of its own (Volume.rewrite), which would make damage read here good data. False while
-     * the segment takes writes (its CRCs may still move); true, unchecked, for a segment found by
+     * CRCs of its own (Volume.rewrite, a partial write's merge), which would make damage read here
+     * good data. The caller holds the WAL's write lock ({@link WalWriter#verifyBlocks}), under
+     * which a segment still taking writes adds its CRCs. Nothing to check for a segment found by
      * replay, which keeps none: replay verified its records, as the consolidator relies on too.
      *
      * @throws CorruptFormatException if a block is not what was written
      */
-    public boolean verifyBlocks(long offset, ByteBuffer data) throws CorruptFormatException {
-        if (!sealed) {
-            return false;
-        }
-        return verifyKept(offset, data);
-    }
-
-    /**
-     * {@link #verifyBlocks} for any segment, sealed or not; for one still taking writes the
-     * caller holds the WAL's write lock (WalWriter.verifyBlocks), under which its CRCs are added.
-     */
-    boolean verifyKept(long offset, ByteBuffer data) throws CorruptFormatException {
+    void verifyBlocks(long offset, ByteBuffer data) throws CorruptFormatException {
         int[] crcs = records.blockCrcs();
         if (crcs == null) {
-            return true;
+            return;
         }
         int at = records.blockCrcIndex(offset);
         for (int j = 0; j < data.remaining() / Formats.BLOCK_SIZE; j++) {
@@ -190,7 +180,6 @@ public final class WalSegment {
                         + " does not match the CRC32C it was written with", path.toString(), offset + (long) j * Formats.BLOCK_SIZE);
             }
         }
-        return true;
     }
 
     /** Takes a reference that keeps the file open; false if the segment is already gone. */

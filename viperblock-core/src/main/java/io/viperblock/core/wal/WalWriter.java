@@ -691,15 +691,13 @@ public final class WalWriter implements AutoCloseable {
         boolean filled = false;
         try {
             try (FsFile f = created) {
-                for (long at = 0; at < segmentBytes; at += WRITE_AHEAD_BYTES) {
-                    if (stop.getAsBoolean()) {
-                        break;
-                    }
+                long at = 0;
+                for (; at < segmentBytes && !stop.getAsBoolean(); at += WRITE_AHEAD_BYTES) {
                     f.write(ZEROS.slice(0, (int) Math.min(WRITE_AHEAD_BYTES, segmentBytes - at)), at); // a view of its own
-                    if (at + WRITE_AHEAD_BYTES >= segmentBytes) {
-                        f.force();
-                        filled = true;
-                    }
+                }
+                if (at >= segmentBytes) {
+                    f.force();
+                    filled = true;
                 }
             }
             if (filled) {
@@ -1136,19 +1134,17 @@ public final class WalWriter implements AutoCloseable {
     public long bytesWritten() { return bytesWritten.sum(); }
     /**
      * Checks whole blocks read from {@code seg} at {@code offset} against the CRCs their writes
-     * came with, as {@link WalSegment#verifyBlocks} does, also in the segment still taking writes:
-     * under the write lock, which its CRCs are added under, so they cannot move meanwhile. For a
-     * partial write's read of the blocks it merges (Volume), rare enough to take the lock.
+     * came with ({@link WalSegment#verifyBlocks}), under the write lock, which the segment still
+     * taking writes adds its CRCs under, so they cannot move meanwhile. For the reads that write
+     * blocks again with CRCs of their own (Volume): a partial write's merge, rare, and the
+     * defragmenter's rewrite, which runs only while no client is there.
      *
      * @throws io.viperblock.core.format.CorruptFormatException if a block is not what was written
      */
     public void verifyBlocks(WalSegment seg, long offset, ByteBuffer data) throws IOException {
-        if (seg.verifyBlocks(offset, data)) {
-            return;
-        }
         writeLock.lock();
         try {
-            seg.verifyKept(offset, data);
+            seg.verifyBlocks(offset, data);
         } finally {
             writeLock.unlock();
         }
