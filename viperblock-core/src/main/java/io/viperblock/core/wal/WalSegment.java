@@ -1,7 +1,6 @@
 package io.viperblock.core.wal;
 
 import io.viperblock.core.format.CorruptFormatException;
-import io.viperblock.core.format.Crc32c;
 import io.viperblock.core.format.Formats;
 import io.viperblock.core.io.Fs;
 import io.viperblock.core.io.FsFile;
@@ -159,23 +158,24 @@ public final class WalSegment {
     }
 
     /**
-     * Checks whole blocks read from this segment at {@code offset} (of one WRITE record's payload)
-     * against the CRCs kept as the writes came in, for a caller that writes them elsewhere with
-     * CRCs of its own (Volume.rewrite, a partial write's merge), which would make damage read here
-     * good data. The caller holds the WAL's write lock ({@link WalWriter#verifyBlocks}), under
-     * which a segment still taking writes adds its CRCs. Nothing to check for a segment found by
-     * replay, which keeps none: replay verified its records, as the consolidator relies on too.
+     * Checks whole blocks read from this segment at {@code offset} (of one WRITE record's payload),
+     * given the CRC32C of each ({@code crcsRead}, computed by the caller), against the CRCs kept as
+     * the writes came in, for a caller that writes them elsewhere with CRCs of its own
+     * (Volume.rewrite, a partial write's merge), which would make damage read here good data. The
+     * caller holds the WAL's write lock ({@link WalWriter#verifyBlocks}), under which a segment
+     * still taking writes adds its CRCs. Nothing to check for a segment found by replay, which
+     * keeps none: replay verified its records, as the consolidator relies on too.
      *
      * @throws CorruptFormatException if a block is not what was written
      */
-    void verifyBlocks(long offset, ByteBuffer data) throws CorruptFormatException {
-        int[] crcs = records.blockCrcs();
-        if (crcs == null) {
+    void verifyBlocks(long offset, int[] crcsRead) throws CorruptFormatException {
+        int[] kept = records.blockCrcs();
+        if (kept == null) {
             return;
         }
         int at = records.blockCrcIndex(offset);
-        for (int j = 0; j < data.remaining() / Formats.BLOCK_SIZE; j++) {
-            if (Crc32c.of(data.slice(data.position() + j * Formats.BLOCK_SIZE, Formats.BLOCK_SIZE)) != crcs[at + j]) {
+        for (int j = 0; j < crcsRead.length; j++) {
+            if (crcsRead[j] != kept[at + j]) {
                 throw new CorruptFormatException("WAL segment " + path + ": the block at offset " + (offset + (long) j * Formats.BLOCK_SIZE)
                         + " does not match the CRC32C it was written with", path.toString(), offset + (long) j * Formats.BLOCK_SIZE);
             }

@@ -633,14 +633,22 @@ public final class WalWriter implements AutoCloseable {
         } catch (IOException e) {
             // not taken: the caller deletes it; a file left under the spare's name goes at the next open
         } finally {
-            synchronized (spares) {
-                recycling--;
-                if (moved) {
-                    spares.add(spare);
-                }
-            }
+            endTaking(spare, moved);
         }
         return moved;
+    }
+
+    /**
+     * Ends what {@link #recycle} or {@link #fillSpare} began by counting a file in
+     * {@link #recycling}: the file joins the pool if it was taken.
+     */
+    private void endTaking(Path spare, boolean taken) {
+        synchronized (spares) {
+            recycling--;
+            if (taken) {
+                spares.add(spare);
+            }
+        }
     }
 
     /**
@@ -683,9 +691,7 @@ public final class WalWriter implements AutoCloseable {
         try {
             created = fs.createNew(spare);
         } catch (IOException e) { // a full disk, or the name taken (a spare an open found, named before a crash): not ours to delete
-            synchronized (spares) {
-                recycling--;
-            }
+            endTaking(spare, false);
             return false;
         }
         boolean filled = false;
@@ -713,10 +719,9 @@ public final class WalWriter implements AutoCloseable {
                     // a file left under a spare's name is taken, or deleted, at the next open
                 }
             }
-            synchronized (spares) {
-                recycling--;
+            synchronized (spares) { // the lack it meets and the pool it joins change together
+                endTaking(spare, filled);
                 if (filled) {
-                    spares.add(spare);
                     sparesLacked--;
                 }
             }
@@ -1134,17 +1139,20 @@ public final class WalWriter implements AutoCloseable {
     public long bytesWritten() { return bytesWritten.sum(); }
     /**
      * Checks whole blocks read from {@code seg} at {@code offset} against the CRCs their writes
-     * came with ({@link WalSegment#verifyBlocks}), under the write lock, which the segment still
-     * taking writes adds its CRCs under, so they cannot move meanwhile. For the reads that write
-     * blocks again with CRCs of their own (Volume): a partial write's merge, rare, and the
+     * came with ({@link WalSegment#verifyBlocks}). Their CRCs are computed first, without a lock
+     * (the bytes are the caller's); only the comparison takes the write lock, which the segment
+     * still taking writes adds its CRCs under, so they cannot move meanwhile. For the reads that
+     * write blocks again with CRCs of their own (Volume): a partial write's merge, and the
      * defragmenter's rewrite, which runs only while no client is there.
      *
      * @throws io.viperblock.core.format.CorruptFormatException if a block is not what was written
      */
     public void verifyBlocks(WalSegment seg, long offset, ByteBuffer data) throws IOException {
+        int[] crcs = new int[data.remaining() / Formats.BLOCK_SIZE];
+        Crc32c.ofBlocks(data, crcs);
         writeLock.lock();
         try {
-            seg.verifyBlocks(offset, data);
+            seg.verifyBlocks(offset, crcs);
         } finally {
             writeLock.unlock();
         }

@@ -31,6 +31,28 @@ class WalSpareCrashTest {
 
     private final UUID id = UUID.randomUUID();
 
+    /** A crash-testing file system holding the WAL's empty directory. */
+    private static CrashFs newFs() throws IOException {
+        CrashFs fs = new CrashFs();
+        fs.createDirectories(DIR);
+        return fs;
+    }
+
+    /** The WAL in {@link #DIR}, its next sequence number 100. */
+    private WalWriter openWal(CrashFs fs) throws IOException {
+        return new WalWriter(fs, DIR, id, 1, SEGMENT, new AtomicLong(100), List.of());
+    }
+
+    /** The power cut (only what was fsynced survives), then back on. */
+    private static void restorePower(CrashFs fs, SplittableRandom rnd) {
+        fs.crash(CrashFs.Mode.STRICT, rnd);
+        fs.powerCutAfter(-1);
+    }
+
+    private static ByteBuffer block() {
+        return ByteBuffer.allocate(Formats.BLOCK_SIZE);
+    }
+
     /** Replays the WAL after the crash, or fails naming the cut; the seqs of the records it finds. */
     private List<Long> replay(CrashFs fs, long coveredSeq, String ctx) {
         List<Long> seqs = new ArrayList<>();
@@ -50,8 +72,7 @@ class WalSpareCrashTest {
         SplittableRandom rnd = new SplittableRandom(82912109432768L);
         boolean finished = false;
         for (int cut = 0; !finished; cut++) {
-            CrashFs fs = new CrashFs();
-            fs.createDirectories(DIR);
+            CrashFs fs = newFs();
             byte[] chunk = new byte[(int) SEGMENT];
             rnd.nextBytes(chunk);
             try (FsFile f = fs.createNew(DIR.resolve(Formats.seqName(7) + WalWriter.SPARE_SUFFIX))) {
@@ -63,18 +84,17 @@ class WalSpareCrashTest {
             fs.powerCutAfter(cut);
             try {
                 // the first segment takes the spare; one record, flushed
-                WalWriter wal = new WalWriter(fs, DIR, id, 1, SEGMENT, new AtomicLong(100), List.of());
-                wal.append(WalRecord.WRITE, 0, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                WalWriter wal = openWal(fs);
+                wal.append(WalRecord.WRITE, 0, 1, block());
                 wal.sync();
                 finished = true;
                 wal.abandon();
             } catch (IOException | UncheckedIOException e) {
                 // the power went
             }
-            fs.crash(CrashFs.Mode.STRICT, rnd);
-            fs.powerCutAfter(-1);
+            restorePower(fs, rnd);
 
-            String ctx = "power cut after " + cut + " operations" + (finished ? " (none: the flush finished)" : "");
+            String ctx = ctxOf(cut) + (finished ? " (none: the flush finished)" : "");
             List<Long> seqs = replay(fs, 0, ctx);
             if (finished) {
                 assertEquals(List.of(100L), seqs, ctx + ": the flushed record");
@@ -97,29 +117,27 @@ class WalSpareCrashTest {
         SplittableRandom rnd = new SplittableRandom(83833794822499L);
         boolean finished = false;
         for (int cut = 0; !finished; cut++) {
-            CrashFs fs = new CrashFs();
-            fs.createDirectories(DIR);
-            WalWriter wal = new WalWriter(fs, DIR, id, 1, SEGMENT, new AtomicLong(100), List.of());
-            wal.append(WalRecord.WRITE, 0, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+            CrashFs fs = newFs();
+            WalWriter wal = openWal(fs);
+            wal.append(WalRecord.WRITE, 0, 1, block());
             wal.sync();
             WalSegment first = wal.sealActive(); // seq 100; the map covers it once it is retired
             wal.retire(first); // its file becomes a spare
             fs.powerCutAfter(cut);
             try {
-                wal.append(WalRecord.WRITE, 1, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                wal.append(WalRecord.WRITE, 1, 1, block());
                 wal.sync();
                 wal.sealActive(); // the next segment takes the spare
-                wal.append(WalRecord.WRITE, 2, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                wal.append(WalRecord.WRITE, 2, 1, block());
                 wal.sync();
                 finished = true;
             } catch (IOException | UncheckedIOException e) {
                 // the power went
             }
             wal.abandon();
-            fs.crash(CrashFs.Mode.STRICT, rnd);
-            fs.powerCutAfter(-1);
+            restorePower(fs, rnd);
 
-            String ctx = "power cut after " + cut + " operations" + (finished ? " (none: every flush finished)" : "");
+            String ctx = ctxOf(cut) + (finished ? " (none: every flush finished)" : "");
             List<Long> seqs = replay(fs, 100, ctx);
             if (finished) {
                 assertEquals(List.of(101L, 102L), seqs, ctx);
@@ -127,6 +145,7 @@ class WalSpareCrashTest {
             assertTrue(cut < 200, "the flushes never finished");
         }
     }
+
     /**
      * The same for a spare filled with zeros while the volume was quiet (fillSpare): a power cut
      * at any step of filling it, and of the next segment taking it, loses no flushed record, and
@@ -137,12 +156,11 @@ class WalSpareCrashTest {
         SplittableRandom rnd = new SplittableRandom(84019283746512L);
         boolean finished = false;
         for (int cut = 0; !finished; cut++) {
-            CrashFs fs = new CrashFs();
-            fs.createDirectories(DIR);
-            WalWriter wal = new WalWriter(fs, DIR, id, 1, SEGMENT, new AtomicLong(100), List.of());
+            CrashFs fs = newFs();
+            WalWriter wal = openWal(fs);
             wal.recycleUpTo(4);
             List<Long> flushed = new ArrayList<>();
-            flushed.add(wal.append(WalRecord.WRITE, 0, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE)).seq());
+            flushed.add(wal.append(WalRecord.WRITE, 0, 1, block()).seq());
             wal.sync();
             wal.sealActive(); // the next segment starts in a new file: one spare lacked
             AtomicLong fillSeqs = new AtomicLong(5000);
@@ -150,14 +168,14 @@ class WalSpareCrashTest {
             try {
                 if (!wal.fillSpare(fillSeqs::getAndIncrement, () -> false)) {
                     // fillSpare swallows its own failures; the only one here can be the power going
-                    wal.append(WalRecord.WRITE, 9, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE)); // must fail now
+                    wal.append(WalRecord.WRITE, 9, 1, block()); // must fail now
                     throw new AssertionError(ctxOf(cut) + ": the spare was not filled, with the power on");
                 }
-                WalWriter.Record r = wal.append(WalRecord.WRITE, 1, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                WalWriter.Record r = wal.append(WalRecord.WRITE, 1, 1, block());
                 wal.sync();
                 flushed.add(r.seq());
                 wal.sealActive(); // the next segment takes the filled spare
-                r = wal.append(WalRecord.WRITE, 2, 1, ByteBuffer.allocate(Formats.BLOCK_SIZE));
+                r = wal.append(WalRecord.WRITE, 2, 1, block());
                 wal.sync();
                 flushed.add(r.seq());
                 finished = true;
@@ -165,8 +183,7 @@ class WalSpareCrashTest {
                 // the power went
             }
             wal.abandon();
-            fs.crash(CrashFs.Mode.STRICT, rnd);
-            fs.powerCutAfter(-1);
+            restorePower(fs, rnd);
 
             String ctx = ctxOf(cut) + (finished ? " (none: every flush finished)" : "");
             List<Long> seqs = replay(fs, 0, ctx);
